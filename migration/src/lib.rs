@@ -1,0 +1,18 @@
+//! Schema migrations of the Todo API.
+//!
+//! The server applies them at start-up and through its `migrate` subcommand; both paths go through
+//! [`Migrator`], and sea-orm-migration records what has run in `seaql_migrations`, so applying them
+//! again is a no-op.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20260118_000001_create_tasks;
+
+/// Every migration of the service, oldest first.
+pub struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20260118_000001_create_tasks::Migration)]
+    }
+}

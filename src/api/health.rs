@@ -1,0 +1,112 @@
+//! `/health` and `/api/health`: liveness plus a database round trip, without a token.
+
+use std::time::Duration;
+
+use poem_openapi::payload::Json;
+use poem_openapi::types::Example;
+use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+use sea_orm::DatabaseConnection;
+
+/// How long the database may take to answer before the service reports it unavailable.
+const DATABASE_PING_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[derive(Tags)]
+enum ApiTags {
+    /// Whether the service and its database are up. No token needed.
+    Health,
+}
+
+/// The health report.
+#[derive(Debug, Object)]
+#[oai(example)]
+pub struct HealthReport {
+    /// `ok`, or `unavailable` when the database does not answer.
+    pub status: String,
+    /// `ok` or `unavailable`.
+    pub database: String,
+    /// Present when unhealthy: what is wrong, as a sentence (same as `message`).
+    #[oai(skip_serializing_if_is_none)]
+    pub detail: Option<String>,
+    /// Present when unhealthy: the same sentence as `detail`.
+    #[oai(skip_serializing_if_is_none)]
+    pub message: Option<String>,
+    /// Present when unhealthy: `database_unavailable`.
+    #[oai(skip_serializing_if_is_none)]
+    pub code: Option<String>,
+}
+
+impl Example for HealthReport {
+    fn example() -> Self {
+        HealthReport::healthy()
+    }
+}
+
+impl HealthReport {
+    fn healthy() -> Self {
+        HealthReport {
+            status: "ok".into(),
+            database: "ok".into(),
+            detail: None,
+            message: None,
+            code: None,
+        }
+    }
+
+    fn unavailable() -> Self {
+        let sentence = "The database is unavailable right now; please retry shortly.".to_owned();
+        HealthReport {
+            status: "unavailable".into(),
+            database: "unavailable".into(),
+            detail: Some(sentence.clone()),
+            message: Some(sentence),
+            code: Some("database_unavailable".into()),
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+pub enum HealthResponse {
+    /// The service and its database answer.
+    #[oai(status = 200)]
+    Ok(Json<HealthReport>),
+    /// The database does not answer (within 2 seconds).
+    #[oai(status = 503)]
+    Unavailable(Json<HealthReport>),
+}
+
+pub struct HealthApi {
+    pub db: DatabaseConnection,
+}
+
+impl HealthApi {
+    async fn check(&self) -> HealthResponse {
+        match tokio::time::timeout(DATABASE_PING_TIMEOUT, self.db.ping()).await {
+            Ok(Ok(())) => HealthResponse::Ok(Json(HealthReport::healthy())),
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "health check: database ping failed");
+                HealthResponse::Unavailable(Json(HealthReport::unavailable()))
+            }
+            Err(_) => {
+                tracing::warn!("health check: database ping timed out");
+                HealthResponse::Unavailable(Json(HealthReport::unavailable()))
+            }
+        }
+    }
+}
+
+#[OpenApi(tag = "ApiTags::Health")]
+impl HealthApi {
+    /// Service health
+    #[oai(path = "/health", method = "get", operation_id = "health")]
+    async fn health(&self) -> HealthResponse {
+        self.check().await
+    }
+
+    /// Service health (under /api)
+    ///
+    /// The same report as `/health`, for frontends that prefix every call with `/api`.
+    #[oai(path = "/api/health", method = "get", operation_id = "api_health")]
+    async fn api_health(&self) -> HealthResponse {
+        self.check().await
+    }
+}

@@ -1,0 +1,207 @@
+//! JSON request bodies with FastAPI-style validation errors.
+//!
+//! poem-openapi's `Json<T>` reports one unstructured message and treats a missing
+//! `Content-Type` as an error. [`JsonBody`] and [`OptionalJsonBody`] keep the request schema of
+//! `T` in the published spec but parse with [`FromJsonObject`], which reports every failing field
+//! with its location, and accept a body sent without `Content-Type` as JSON.
+
+use poem::{Request, RequestBody};
+use poem_openapi::registry::{MetaMediaType, MetaRequest, Registry};
+use poem_openapi::types::Type;
+use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
+use serde_json::{Map, Value};
+
+use crate::error::{ApiError, ValidationIssue};
+
+/// A request object read from a JSON object, reporting every invalid field at once.
+pub trait FromJsonObject: Type + Sized {
+    fn from_json_object(fields: &mut Fields<'_>) -> Option<Self>;
+}
+
+/// A JSON object under validation, collecting the issues found so far.
+pub struct Fields<'a> {
+    object: &'a Map<String, Value>,
+    issues: Vec<ValidationIssue>,
+}
+
+/// A field as sent: absent, `null`, or a value of the expected type. A value of another type has
+/// already been reported and reads as `Invalid`.
+pub enum Field<T> {
+    Absent,
+    Null,
+    Value(T),
+    Invalid,
+}
+
+impl<'a> Fields<'a> {
+    pub fn issue(&mut self, field: &str, kind: &str, msg: impl Into<String>) {
+        self.issues.push(ValidationIssue::body(Some(field), kind, msg));
+    }
+
+    fn field<T>(&mut self, name: &str, read: impl FnOnce(&Value) -> Option<T>, kind: &str, expected: &str) -> Field<T> {
+        match self.object.get(name) {
+            None => Field::Absent,
+            Some(Value::Null) => Field::Null,
+            Some(value) => match read(value) {
+                Some(value) => Field::Value(value),
+                None => {
+                    self.issue(name, kind, format!("Must be {expected}."));
+                    Field::Invalid
+                }
+            },
+        }
+    }
+
+    /// A string field. Text containing NUL is refused: PostgreSQL cannot store it.
+    pub fn string(&mut self, name: &str) -> Field<String> {
+        match self.field(name, |value| value.as_str().map(str::to_owned), "string_type", "a string") {
+            Field::Value(text) if text.contains('\0') => {
+                self.issue(name, "string_nul", "Must not contain NUL (\\u0000) characters.");
+                Field::Invalid
+            }
+            other => other,
+        }
+    }
+
+    pub fn boolean(&mut self, name: &str) -> Field<bool> {
+        self.field(name, Value::as_bool, "bool_type", "true or false")
+    }
+}
+
+/// Parses `bytes` as a JSON object and reads `T` from it.
+fn parse_object<T: FromJsonObject>(bytes: &[u8]) -> Result<T, ApiError> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|err| {
+        ApiError::Validation(vec![ValidationIssue::body(
+            None,
+            "json_invalid",
+            format!("The body is not valid JSON ({err})."),
+        )])
+    })?;
+    let Value::Object(object) = value else {
+        return Err(ApiError::Validation(vec![ValidationIssue::body(
+            None,
+            "model_type",
+            "The body must be a JSON object.",
+        )]));
+    };
+    let mut fields = Fields {
+        object: &object,
+        issues: Vec::new(),
+    };
+    match T::from_json_object(&mut fields) {
+        Some(parsed) if fields.issues.is_empty() => Ok(parsed),
+        _ => Err(ApiError::Validation(fields.issues)),
+    }
+}
+
+/// Reads the body, or `None` when there is none. A declared non-JSON type is a 415; no
+/// `Content-Type` at all is read as JSON (what `fetch` with a string body and curl users expect).
+async fn read_body(request: &Request, body: &mut RequestBody) -> Result<Option<Vec<u8>>, ApiError> {
+    let bytes = body
+        .take()
+        .map_err(|_| ApiError::Internal)?
+        .into_vec()
+        .await
+        .map_err(|err| ApiError::from_framework(err.into()))?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    match request.content_type() {
+        Some(content_type) if !is_json(content_type) => Err(ApiError::UnsupportedMediaType),
+        _ => Ok(Some(bytes)),
+    }
+}
+
+/// `application/json`, `application/json; charset=utf-8`, `application/merge-patch+json`, …
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+fn request_meta<T: Type>(required: bool) -> Option<MetaRequest> {
+    Some(MetaRequest {
+        description: None,
+        content: vec![MetaMediaType {
+            content_type: "application/json",
+            schema: <T as Type>::schema_ref(),
+        }],
+        required,
+    })
+}
+
+/// A required JSON object body.
+pub struct JsonBody<T>(pub T);
+
+impl<'a, T: FromJsonObject> ApiExtractor<'a> for JsonBody<T> {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+
+    fn request_meta() -> Option<MetaRequest> {
+        request_meta::<T>(true)
+    }
+
+    async fn from_request(
+        request: &'a Request,
+        body: &mut RequestBody,
+        _param_opts: ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        match read_body(request, body).await? {
+            Some(bytes) => Ok(JsonBody(parse_object(&bytes)?)),
+            None => Err(ApiError::Validation(vec![ValidationIssue::body(
+                None,
+                "missing",
+                "A JSON object body is required.",
+            )])
+            .into()),
+        }
+    }
+}
+
+/// An optional JSON object body: no body, or an empty one, reads as `None`.
+pub struct OptionalJsonBody<T>(pub Option<T>);
+
+impl<'a, T: FromJsonObject> ApiExtractor<'a> for OptionalJsonBody<T> {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+
+    fn request_meta() -> Option<MetaRequest> {
+        request_meta::<T>(false)
+    }
+
+    async fn from_request(
+        request: &'a Request,
+        body: &mut RequestBody,
+        _param_opts: ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        match read_body(request, body).await? {
+            Some(bytes) => Ok(OptionalJsonBody(Some(parse_object(&bytes)?))),
+            None => Ok(OptionalJsonBody(None)),
+        }
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_media_types_are_recognised() {
+        assert!(is_json("application/json"));
+        assert!(is_json("Application/JSON; charset=utf-8"));
+        assert!(is_json("application/merge-patch+json"));
+        assert!(!is_json("text/plain"));
+        assert!(!is_json("application/x-www-form-urlencoded"));
+        assert!(!is_json("multipart/form-data; boundary=x"));
+    }
+}

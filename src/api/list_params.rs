@@ -1,0 +1,212 @@
+//! Query parameters of `GET /api/tasks`, parsed leniently.
+//!
+//! Real frontends send filters in several dialects and sometimes values we do not know; an
+//! unknown value must never fail the request. [`Lenient`] documents the parameter with the type's
+//! own schema, but turns a value that does not parse into "absent", so the default applies.
+
+use std::borrow::Cow;
+
+use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
+use poem_openapi::types::{ParseFromParameter, ParseResult, Type};
+use poem_openapi::Enum;
+
+use crate::tasks::{ListOrder, SortField};
+
+/// A query parameter whose unparsable values are ignored instead of answered with 422.
+#[derive(Debug, Default)]
+pub struct Lenient<T>(pub Option<T>);
+
+impl<T: Type> Type for Lenient<T> {
+    const IS_REQUIRED: bool = false;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        T::name()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        T::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(std::iter::once(self))
+    }
+}
+
+impl<T: ParseFromParameter> ParseFromParameter for Lenient<T> {
+    fn parse_from_parameter(value: &str) -> ParseResult<Self> {
+        Ok(Lenient(T::parse_from_parameter(value.trim()).ok()))
+    }
+
+    fn parse_from_parameters<I: IntoIterator<Item = A>, A: AsRef<str>>(iter: I) -> ParseResult<Self> {
+        // A repeated parameter: the first occurrence counts.
+        match iter.into_iter().next() {
+            Some(value) => Self::parse_from_parameter(value.as_ref()),
+            None => Ok(Lenient(None)),
+        }
+    }
+}
+
+/// `completed`: a boolean, or the status words some frontends send in its place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum CompletedFilter {
+    True,
+    False,
+    /// Same as `false`.
+    Pending,
+    /// Same as `true`.
+    Completed,
+    /// No filter.
+    All,
+}
+
+/// `status`: which tasks to list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum StatusFilter {
+    All,
+    Pending,
+    Completed,
+    /// Same as `pending`.
+    Active,
+    /// Same as `pending`.
+    Incomplete,
+    /// Same as `completed`.
+    Done,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum SortParam {
+    CreatedAt,
+    UpdatedAt,
+    Title,
+    Id,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum OrderParam {
+    Asc,
+    Desc,
+}
+
+/// Page size, 1 to 1000.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageLimit(pub u64);
+
+pub const MAX_PAGE_LIMIT: u64 = 1000;
+
+impl Type for PageLimit {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = u64;
+    type RawElementValueType = u64;
+
+    fn name() -> Cow<'static, str> {
+        "integer_page_limit".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        let mut schema = MetaSchema::new_with_format("integer", "int64");
+        schema.minimum = Some(1.0);
+        schema.maximum = Some(MAX_PAGE_LIMIT as f64);
+        MetaSchemaRef::Inline(Box::new(schema))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(&self.0)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl ParseFromParameter for PageLimit {
+    fn parse_from_parameter(value: &str) -> ParseResult<Self> {
+        match value.parse::<u64>() {
+            Ok(limit @ 1..=MAX_PAGE_LIMIT) => Ok(PageLimit(limit)),
+            _ => Err(poem_openapi::types::ParseError::custom("limit must be between 1 and 1000")),
+        }
+    }
+}
+
+impl From<SortParam> for SortField {
+    fn from(param: SortParam) -> Self {
+        match param {
+            SortParam::CreatedAt => SortField::CreatedAt,
+            SortParam::UpdatedAt => SortField::UpdatedAt,
+            SortParam::Title => SortField::Title,
+            SortParam::Id => SortField::Id,
+        }
+    }
+}
+
+impl From<OrderParam> for ListOrder {
+    fn from(param: OrderParam) -> Self {
+        match param {
+            OrderParam::Asc => ListOrder::Asc,
+            OrderParam::Desc => ListOrder::Desc,
+        }
+    }
+}
+
+/// The completion filter the two parameters ask for; `completed` wins when both are usable.
+pub fn completion_filter(completed: Option<CompletedFilter>, status: Option<StatusFilter>) -> Option<bool> {
+    match completed {
+        Some(CompletedFilter::True | CompletedFilter::Completed) => return Some(true),
+        Some(CompletedFilter::False | CompletedFilter::Pending) => return Some(false),
+        Some(CompletedFilter::All) => return None,
+        None => {}
+    }
+    match status? {
+        StatusFilter::All => None,
+        StatusFilter::Pending | StatusFilter::Active | StatusFilter::Incomplete => Some(false),
+        StatusFilter::Completed | StatusFilter::Done => Some(true),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lenient<T: ParseFromParameter>(value: &str) -> Option<T> {
+        Lenient::<T>::parse_from_parameter(value).unwrap().0
+    }
+
+    #[test]
+    fn unknown_values_are_ignored_not_rejected() {
+        assert_eq!(lenient::<StatusFilter>("done"), Some(StatusFilter::Done));
+        assert_eq!(lenient::<StatusFilter>("whatever"), None);
+        assert_eq!(lenient::<PageLimit>("0"), None);
+        assert_eq!(lenient::<PageLimit>("1001"), None);
+        assert_eq!(lenient::<PageLimit>("-5"), None);
+        assert_eq!(lenient::<PageLimit>("1000"), Some(PageLimit(1000)));
+        assert_eq!(lenient::<u64>("99999999999999999999999"), None);
+    }
+
+    #[test]
+    fn both_dialects_of_the_completion_filter_are_understood() {
+        use CompletedFilter as C;
+        use StatusFilter as S;
+        assert_eq!(completion_filter(Some(C::True), None), Some(true));
+        assert_eq!(completion_filter(Some(C::Pending), None), Some(false));
+        assert_eq!(completion_filter(Some(C::All), Some(S::Done)), None);
+        assert_eq!(completion_filter(None, Some(S::Active)), Some(false));
+        assert_eq!(completion_filter(None, Some(S::Incomplete)), Some(false));
+        assert_eq!(completion_filter(None, Some(S::Done)), Some(true));
+        assert_eq!(completion_filter(None, Some(S::All)), None);
+        assert_eq!(completion_filter(Some(C::False), Some(S::Completed)), Some(false));
+        assert_eq!(completion_filter(None, None), None);
+    }
+}

@@ -1,0 +1,31 @@
+//! The HTTP API: one `#[OpenApi]` struct per resource; together they generate `openapi.yaml`.
+
+pub mod health;
+mod json_body;
+mod list_params;
+mod task_objects;
+pub mod tasks;
+mod timestamp;
+
+use poem_openapi::OpenApiService;
+use sea_orm::DatabaseConnection;
+
+pub use health::HealthApi;
+pub use tasks::TasksApi;
+
+pub type ApiService = OpenApiService<(TasksApi, HealthApi), ()>;
+
+/// The OpenAPI service: the operations, and the document and Swagger UI generated from them.
+pub fn openapi_service(db: DatabaseConnection) -> ApiService {
+    OpenApiService::new(
+        (TasksApi { db: db.clone() }, HealthApi { db }),
+        "Todo API",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
+        "The backend of a multi-user Todo app. Sign in with Better Auth, send the JWT as \
+         `Authorization: Bearer <token>`, and manage your own tasks. Every error answers \
+         `{detail, message, code, status}` (plus `errors` on 422).",
+    )
+    .server("/")
+}

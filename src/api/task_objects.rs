@@ -1,0 +1,280 @@
+//! The task JSON objects: what the API answers and what it accepts.
+//!
+//! Request objects derive `Object` for their published schema and implement [`FromJsonObject`]
+//! for parsing, so every failing field is reported (see `json_body`). Unknown fields, `user_id`
+//! included, are ignored: the owner only ever comes from the token.
+
+use poem_openapi::Object;
+use poem_openapi::types::{Example, MaybeUndefined};
+
+use super::json_body::{Field, Fields, FromJsonObject};
+use super::timestamp::Timestamp;
+use crate::tasks::{self, entity};
+
+pub const MAX_TITLE_CHARS: usize = 200;
+pub const MAX_DESCRIPTION_CHARS: usize = 1000;
+
+/// A task, as stored.
+#[derive(Debug, Object)]
+#[oai(example)]
+pub struct Task {
+    /// Unique id of the task.
+    pub id: i64,
+    /// The Better Auth id of the owner (from the token's `sub`).
+    pub user_id: String,
+    /// 1 to 200 characters, trimmed.
+    pub title: String,
+    /// Up to 1000 characters, or `null`.
+    #[oai(nullable)]
+    pub description: Option<String>,
+    pub completed: bool,
+    /// When the task was created (RFC 3339, UTC).
+    pub created_at: Timestamp,
+    /// When the task last changed (RFC 3339, UTC).
+    pub updated_at: Timestamp,
+}
+
+impl From<entity::Model> for Task {
+    fn from(task: entity::Model) -> Self {
+        Task {
+            id: task.id,
+            user_id: task.user_id,
+            title: task.title,
+            description: task.description,
+            completed: task.completed,
+            created_at: Timestamp(task.created_at),
+            updated_at: Timestamp(task.updated_at),
+        }
+    }
+}
+
+impl Example for Task {
+    fn example() -> Self {
+        let created = chrono::DateTime::parse_from_rfc3339("2026-01-18T10:00:00.123456Z")
+            .expect("a valid example time")
+            .to_utc();
+        Task {
+            id: 42,
+            user_id: "Yt5yQ0mBZ1cHH7k9fVRcV4yWvE8EPzZ1".into(),
+            title: "Buy milk".into(),
+            description: Some("2 litres, semi-skimmed".into()),
+            completed: false,
+            created_at: Timestamp(created),
+            updated_at: Timestamp(created),
+        }
+    }
+}
+
+/// A new task. Unknown fields are ignored.
+#[derive(Debug, Object)]
+#[oai(example)]
+pub struct NewTaskRequest {
+    /// Required; trimmed, then 1 to 200 characters.
+    #[oai(validator(min_length = 1, max_length = 200))]
+    pub title: String,
+    /// Optional, at most 1000 characters; an empty string is stored as given.
+    #[oai(validator(max_length = 1000))]
+    pub description: Option<String>,
+    /// Defaults to `false`.
+    pub completed: Option<bool>,
+}
+
+impl Example for NewTaskRequest {
+    fn example() -> Self {
+        NewTaskRequest {
+            title: "Buy milk".into(),
+            description: Some("2 litres, semi-skimmed".into()),
+            completed: None,
+        }
+    }
+}
+
+impl From<NewTaskRequest> for tasks::NewTask {
+    fn from(request: NewTaskRequest) -> Self {
+        tasks::NewTask {
+            title: request.title,
+            description: request.description,
+            completed: request.completed.unwrap_or(false),
+        }
+    }
+}
+
+/// A partial update: absent fields keep their value, `description: null` clears it.
+#[derive(Debug, Object)]
+#[oai(example)]
+pub struct TaskUpdateRequest {
+    /// Trimmed, then 1 to 200 characters.
+    #[oai(validator(min_length = 1, max_length = 200))]
+    pub title: Option<String>,
+    /// At most 1000 characters; `null` clears the description.
+    #[oai(nullable, validator(max_length = 1000))]
+    pub description: MaybeUndefined<String>,
+    pub completed: Option<bool>,
+}
+
+impl Example for TaskUpdateRequest {
+    fn example() -> Self {
+        TaskUpdateRequest {
+            title: Some("Buy oat milk".into()),
+            description: MaybeUndefined::Undefined,
+            completed: Some(true),
+        }
+    }
+}
+
+impl From<TaskUpdateRequest> for tasks::TaskChanges {
+    fn from(request: TaskUpdateRequest) -> Self {
+        tasks::TaskChanges {
+            title: request.title,
+            description: match request.description {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(None),
+                MaybeUndefined::Value(text) => Some(Some(text)),
+            },
+            completed: request.completed,
+        }
+    }
+}
+
+/// Sets completion; without this body (or with `{}`) the task is toggled instead.
+#[derive(Debug, Object)]
+#[oai(example)]
+pub struct CompletionRequest {
+    /// The new completion state; omit it to toggle.
+    pub completed: Option<bool>,
+}
+
+impl Example for CompletionRequest {
+    fn example() -> Self {
+        CompletionRequest { completed: Some(true) }
+    }
+}
+
+/// The answer to a delete.
+#[derive(Debug, Object)]
+#[oai(example)]
+pub struct DeletedTask {
+    /// The id of the deleted task.
+    pub id: i64,
+    /// Always `Task deleted`.
+    pub message: String,
+}
+
+impl DeletedTask {
+    pub fn new(id: i64) -> Self {
+        DeletedTask {
+            id,
+            message: "Task deleted".into(),
+        }
+    }
+}
+
+impl Example for DeletedTask {
+    fn example() -> Self {
+        DeletedTask::new(42)
+    }
+}
+
+/// The title rule: trimmed, then 1..=200 characters (not bytes).
+fn read_title(fields: &mut Fields<'_>, raw: String) -> Option<String> {
+    let title = raw.trim();
+    let length = title.chars().count();
+    if length == 0 {
+        fields.issue("title", "string_too_short", "Title must not be empty.");
+        None
+    } else if length > MAX_TITLE_CHARS {
+        fields.issue(
+            "title",
+            "string_too_long",
+            format!("Title must be at most {MAX_TITLE_CHARS} characters (got {length})."),
+        );
+        None
+    } else {
+        Some(title.to_owned())
+    }
+}
+
+/// The description rule: at most 1000 characters, stored as given (an empty string stays empty).
+fn read_description(fields: &mut Fields<'_>, text: String) -> Option<String> {
+    let length = text.chars().count();
+    if length > MAX_DESCRIPTION_CHARS {
+        fields.issue(
+            "description",
+            "string_too_long",
+            format!("Description must be at most {MAX_DESCRIPTION_CHARS} characters (got {length})."),
+        );
+        return None;
+    }
+    Some(text)
+}
+
+impl FromJsonObject for NewTaskRequest {
+    fn from_json_object(fields: &mut Fields<'_>) -> Option<Self> {
+        let title = match fields.string("title") {
+            Field::Value(raw) => read_title(fields, raw),
+            Field::Absent | Field::Null => {
+                fields.issue("title", "missing", "Title is required.");
+                None
+            }
+            Field::Invalid => None,
+        };
+        let description = match fields.string("description") {
+            Field::Value(text) => read_description(fields, text),
+            _ => None,
+        };
+        let completed = match fields.boolean("completed") {
+            Field::Value(completed) => Some(completed),
+            _ => None,
+        };
+        Some(NewTaskRequest {
+            title: title?,
+            description,
+            completed,
+        })
+    }
+}
+
+impl FromJsonObject for TaskUpdateRequest {
+    fn from_json_object(fields: &mut Fields<'_>) -> Option<Self> {
+        let title = match fields.string("title") {
+            Field::Value(raw) => read_title(fields, raw),
+            Field::Null => {
+                fields.issue("title", "string_type", "Title cannot be null; omit it to keep the current title.");
+                None
+            }
+            Field::Absent | Field::Invalid => None,
+        };
+        let description = match fields.string("description") {
+            Field::Value(text) => read_description(fields, text).map_or(MaybeUndefined::Undefined, MaybeUndefined::Value),
+            Field::Null => MaybeUndefined::Null,
+            Field::Absent | Field::Invalid => MaybeUndefined::Undefined,
+        };
+        let completed = match fields.boolean("completed") {
+            Field::Value(completed) => Some(completed),
+            Field::Null => {
+                fields.issue("completed", "bool_type", "Must be true or false.");
+                None
+            }
+            Field::Absent | Field::Invalid => None,
+        };
+        Some(TaskUpdateRequest {
+            title,
+            description,
+            completed,
+        })
+    }
+}
+
+impl FromJsonObject for CompletionRequest {
+    fn from_json_object(fields: &mut Fields<'_>) -> Option<Self> {
+        let completed = match fields.boolean("completed") {
+            Field::Value(completed) => Some(completed),
+            Field::Null => {
+                fields.issue("completed", "bool_type", "Must be true or false; omit it to toggle.");
+                None
+            }
+            Field::Absent | Field::Invalid => None,
+        };
+        Some(CompletionRequest { completed })
+    }
+}

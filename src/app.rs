@@ -1,0 +1,59 @@
+//! `build_app`: the one application used by `main`, by the tests and by the spec generator.
+
+use std::sync::Arc;
+
+use poem::middleware::CatchPanic;
+use poem::web::Redirect;
+use poem::{Endpoint, EndpointExt, IntoResponse, Route, get, handler};
+use sea_orm::DatabaseConnection;
+
+use crate::api::{ApiService, openapi_service};
+use crate::auth::JwtVerifier;
+use crate::config::Config;
+use crate::cors::Cors;
+use crate::error::{ApiError, render_error};
+use crate::middleware::{access_log, limit_body, trim_trailing_slash};
+
+/// The whole service: the API, `/docs` (Swagger UI), `/openapi.json`, `/openapi.yaml`, and the
+/// layers every request goes through (outermost first): access log, CORS, trailing slashes,
+/// JSON errors, panic catcher, body limit.
+pub fn build_app(db: DatabaseConnection, config: &Config) -> impl Endpoint + 'static {
+    let api = openapi_service(db);
+    let verifier = Arc::new(JwtVerifier::new(&config.auth));
+
+    Route::new()
+        .at("/", get(root))
+        .nest("/docs", api.swagger_ui())
+        .at("/openapi.json", api.spec_endpoint())
+        .at("/openapi.yaml", api.spec_endpoint_yaml())
+        .nest("/", api)
+        .data(verifier)
+        .around(|next, req| limit_body(next, req))
+        .with(CatchPanic::new().with_handler(|_| {
+            tracing::error!("a request handler panicked");
+            poem::error::ResponseError::as_response(&ApiError::Internal)
+        }))
+        .catch_all_error(render_error)
+        .around(|next, req| trim_trailing_slash(next, req))
+        .with(Cors::new(config.cors_origins.clone()))
+        .around(|next, req| access_log(next, req))
+}
+
+/// A person opening the server's address lands in the interactive docs.
+#[handler]
+fn root() -> impl IntoResponse {
+    Redirect::temporary("/docs")
+}
+
+/// The OpenAPI document as served, without a database (for `todo-api spec` and the contract test).
+pub fn openapi_yaml() -> String {
+    spec_service().spec_yaml()
+}
+
+pub fn openapi_json() -> String {
+    spec_service().spec()
+}
+
+fn spec_service() -> ApiService {
+    openapi_service(DatabaseConnection::default())
+}

@@ -1,0 +1,344 @@
+//! One typed configuration, read from the environment once at start-up.
+//!
+//! Every variable is documented in the README and in `.env.example`. Reading goes through a lookup
+//! function so tests build a [`Config`] from a map instead of mutating the process environment.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use jsonwebtoken::Algorithm;
+
+use crate::cors::OriginPattern;
+
+/// The origins a browser frontend is served from on a developer's machine.
+const DEFAULT_CORS_ORIGINS: &str = "http://localhost:3000,http://127.0.0.1:3000";
+
+/// A string that never shows up in `Debug` output or logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself; call it only where the value is used, never to log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+/// Whether the process runs for real users or on a developer's machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+/// Where tasks are stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseTarget {
+    /// A PostgreSQL URL (Neon or any other server); it may carry a password, hence [`Secret`].
+    Postgres(Secret),
+    /// The embedded SQLite file used when no URL is configured.
+    Sqlite(PathBuf),
+    /// An in-memory SQLite database that lives as long as the pool (tests and demos).
+    SqliteMemory,
+}
+
+impl DatabaseTarget {
+    /// A loggable description: the PostgreSQL host and database, never the credentials.
+    pub fn describe(&self) -> String {
+        match self {
+            DatabaseTarget::Postgres(url) => describe_postgres_url(url.expose()),
+            DatabaseTarget::Sqlite(path) => format!("SQLite file {}", path.display()),
+            DatabaseTarget::SqliteMemory => "in-memory SQLite".to_owned(),
+        }
+    }
+}
+
+/// `postgresql://user:pass@host:5432/db?x` -> `PostgreSQL host:5432/db`.
+fn describe_postgres_url(url: &str) -> String {
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let after_credentials = after_scheme.rsplit_once('@').map_or(after_scheme, |(_, rest)| rest);
+    let without_query = after_credentials.split('?').next().unwrap_or_default();
+    format!("PostgreSQL {without_query}")
+}
+
+#[derive(Clone, Debug)]
+pub struct DatabaseSettings {
+    pub target: DatabaseTarget,
+    /// Upper bound of the connection pool (PostgreSQL; SQLite always uses one connection).
+    pub max_connections: u32,
+    /// How long to wait for a new connection, and for a free one from the pool.
+    pub connect_timeout: Duration,
+}
+
+/// How bearer tokens are verified.
+#[derive(Clone, Debug)]
+pub struct AuthSettings {
+    /// The shared HMAC secret (`BETTER_AUTH_SECRET`), or a random one in development mode.
+    pub secret: Secret,
+    /// True when `secret` was generated for this process because none was configured.
+    pub secret_is_ephemeral: bool,
+    /// The allow-list of JWT algorithms; anything else, `none` included, is rejected.
+    pub algorithms: Vec<Algorithm>,
+    /// Clock skew tolerated on `exp` and `nbf`.
+    pub leeway_seconds: u64,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub environment: Environment,
+    pub host: IpAddr,
+    pub port: u16,
+    pub database: DatabaseSettings,
+    pub auth: AuthSettings,
+    pub cors_origins: Vec<OriginPattern>,
+    pub log_format: LogFormat,
+}
+
+/// A configuration value that cannot be used; the message names the variable.
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}: {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+fn invalid(variable: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        variable,
+        problem: problem.into(),
+    }
+}
+
+impl Config {
+    /// Reads the process environment (after `.env` has been loaded by `main`).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds the configuration from any variable lookup. Empty values count as unset, so a
+    /// `.env` line such as `DATABASE_URL=` does not select a broken database.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+
+        let environment = match var("APP_ENV").as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("development" | "dev" | "local" | "test") => Environment::Development,
+            Some("production" | "prod") => Environment::Production,
+            Some(other) => {
+                return Err(invalid(
+                    "APP_ENV",
+                    format!("unknown environment {other:?}; use `development` or `production`"),
+                ));
+            }
+        };
+
+        let host = match var("HOST") {
+            Some(host) if host == "localhost" => IpAddr::from([127, 0, 0, 1]),
+            Some(host) => host
+                .parse()
+                .map_err(|_| invalid("HOST", format!("{host:?} is not an IP address")))?,
+            None => IpAddr::from([127, 0, 0, 1]),
+        };
+        let port = parse_or("PORT", var("PORT"), 8000u16)?;
+
+        let target = match var("NEON_DATABASE_URL").map(|url| ("NEON_DATABASE_URL", url)).or_else(|| {
+            var("DATABASE_URL").map(|url| ("DATABASE_URL", url))
+        }) {
+            Some((name, url)) => database_target_from_url(name, url)?,
+            None => DatabaseTarget::Sqlite(var("SQLITE_PATH").unwrap_or_else(|| "todo.db".into()).into()),
+        };
+        let database = DatabaseSettings {
+            target,
+            max_connections: parse_or("DB_MAX_CONNECTIONS", var("DB_MAX_CONNECTIONS"), 10u32)?.max(1),
+            connect_timeout: Duration::from_secs(parse_or(
+                "DB_CONNECT_TIMEOUT_SECONDS",
+                var("DB_CONNECT_TIMEOUT_SECONDS"),
+                5u64,
+            )?),
+        };
+
+        let (secret, secret_is_ephemeral) = match var("BETTER_AUTH_SECRET") {
+            Some(secret) => (Secret::new(secret), false),
+            None if environment == Environment::Production => {
+                return Err(invalid(
+                    "BETTER_AUTH_SECRET",
+                    "is not set; with APP_ENV=production the server refuses to start without \
+                     the secret Better Auth signs tokens with",
+                ));
+            }
+            None => (Secret::new(random_secret()), true),
+        };
+        let auth = AuthSettings {
+            secret,
+            secret_is_ephemeral,
+            algorithms: parse_algorithms(var("JWT_ALGORITHMS").as_deref().unwrap_or("HS256,HS384,HS512"))?,
+            leeway_seconds: parse_or("JWT_LEEWAY_SECONDS", var("JWT_LEEWAY_SECONDS"), 30u64)?,
+            issuer: var("JWT_ISSUER"),
+            audience: var("JWT_AUDIENCE"),
+        };
+
+        let cors_origins = var("CORS_ORIGINS")
+            .unwrap_or_else(|| DEFAULT_CORS_ORIGINS.to_owned())
+            .split(',')
+            .map(str::trim)
+            .filter(|origin| !origin.is_empty())
+            .map(|origin| OriginPattern::parse(origin).map_err(|problem| invalid("CORS_ORIGINS", problem)))
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let log_format = match var("LOG_FORMAT").as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("text" | "pretty") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => return Err(invalid("LOG_FORMAT", format!("unknown format {other:?}; use `text` or `json`"))),
+        };
+
+        Ok(Config {
+            environment,
+            host,
+            port,
+            database,
+            auth,
+            cors_origins,
+            log_format,
+        })
+    }
+}
+
+fn parse_or<T: std::str::FromStr>(name: &'static str, value: Option<String>, default: T) -> Result<T, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(raw) => raw
+            .parse()
+            .map_err(|_| invalid(name, format!("{raw:?} is not a valid number"))),
+    }
+}
+
+fn database_target_from_url(name: &'static str, url: String) -> Result<DatabaseTarget, ConfigError> {
+    let scheme = url.split_once("://").map(|(scheme, _)| scheme.to_ascii_lowercase());
+    match scheme.as_deref() {
+        Some("postgres" | "postgresql") => Ok(DatabaseTarget::Postgres(Secret::new(url))),
+        _ if url == "sqlite::memory:" => Ok(DatabaseTarget::SqliteMemory),
+        Some("sqlite") => Ok(DatabaseTarget::Sqlite(
+            url.split_once("://").map(|(_, path)| path.split('?').next().unwrap_or_default().into()).unwrap_or_default(),
+        )),
+        _ => Err(invalid(
+            name,
+            "must be a postgres:// or postgresql:// URL (or sqlite://PATH); the value is not shown because it may hold a password",
+        )),
+    }
+}
+
+fn parse_algorithms(list: &str) -> Result<Vec<Algorithm>, ConfigError> {
+    let algorithms = list
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(|name| match name.to_ascii_uppercase().as_str() {
+            "HS256" => Ok(Algorithm::HS256),
+            "HS384" => Ok(Algorithm::HS384),
+            "HS512" => Ok(Algorithm::HS512),
+            _ => Err(invalid(
+                "JWT_ALGORITHMS",
+                format!("{name:?} is not supported; the shared secret verifies HS256, HS384 and HS512"),
+            )),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if algorithms.is_empty() {
+        return Err(invalid("JWT_ALGORITHMS", "lists no algorithm"));
+    }
+    Ok(algorithms)
+}
+
+/// 256 random bits, hex-encoded: the development-mode secret of one process.
+fn random_secret() -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the operating system's random source is unavailable");
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config_from(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn an_empty_environment_gives_a_working_development_setup() {
+        let config = config_from(&[]).unwrap();
+        assert_eq!(config.environment, Environment::Development);
+        assert_eq!((config.host.to_string().as_str(), config.port), ("127.0.0.1", 8000));
+        assert_eq!(config.database.target, DatabaseTarget::Sqlite("todo.db".into()));
+        assert!(config.auth.secret_is_ephemeral);
+        assert_eq!(config.auth.secret.expose().len(), 64);
+        assert_eq!(config.auth.algorithms, vec![Algorithm::HS256, Algorithm::HS384, Algorithm::HS512]);
+        assert_eq!(config.auth.leeway_seconds, 30);
+        assert_eq!(config.cors_origins.len(), 2);
+    }
+
+    #[test]
+    fn production_without_a_secret_refuses_to_start_and_names_the_variable() {
+        let err = config_from(&[("APP_ENV", "production")]).unwrap_err();
+        assert_eq!(err.variable, "BETTER_AUTH_SECRET");
+        assert!(err.to_string().starts_with("BETTER_AUTH_SECRET: is not set"));
+    }
+
+    #[test]
+    fn neon_url_wins_over_database_url_and_empty_values_count_as_unset() {
+        let neon = "postgresql://u:p@ep-x-pooler.aws.neon.tech/neondb?sslmode=require&channel_binding=require";
+        let config = config_from(&[("NEON_DATABASE_URL", neon), ("DATABASE_URL", "postgres://other/db")]).unwrap();
+        assert_eq!(config.database.target, DatabaseTarget::Postgres(Secret::new(neon)));
+        let config = config_from(&[("NEON_DATABASE_URL", " "), ("DATABASE_URL", "postgres://other/db")]).unwrap();
+        assert_eq!(config.database.target, DatabaseTarget::Postgres(Secret::new("postgres://other/db")));
+    }
+
+    #[test]
+    fn database_descriptions_never_show_credentials() {
+        let target = DatabaseTarget::Postgres(Secret::new("postgresql://user:hunter2@db.example:5432/neondb?sslmode=require"));
+        assert_eq!(target.describe(), "PostgreSQL db.example:5432/neondb");
+        assert!(!format!("{target:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn an_unknown_database_scheme_is_rejected_without_echoing_the_url() {
+        let err = config_from(&[("DATABASE_URL", "mysql://root:hunter2@localhost/db")]).unwrap_err();
+        assert_eq!(err.variable, "DATABASE_URL");
+        assert!(!err.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn algorithms_outside_the_hmac_family_are_refused() {
+        assert!(config_from(&[("JWT_ALGORITHMS", "HS256,RS256")]).is_err());
+        assert!(config_from(&[("JWT_ALGORITHMS", "none")]).is_err());
+        let config = config_from(&[("JWT_ALGORITHMS", "hs512")]).unwrap();
+        assert_eq!(config.auth.algorithms, vec![Algorithm::HS512]);
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug_output() {
+        let config = config_from(&[("BETTER_AUTH_SECRET", "super-secret-value")]).unwrap();
+        assert!(!format!("{config:?}").contains("super-secret-value"));
+        assert!(!config.auth.secret_is_ephemeral);
+    }
+}

@@ -1,0 +1,62 @@
+//! The connection pool and the migrations, for PostgreSQL (Neon) and the embedded SQLite file.
+
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, TransactionTrait};
+
+use crate::config::{DatabaseSettings, DatabaseTarget};
+
+/// Arbitrary but fixed: every instance of the service takes this advisory lock to migrate.
+const MIGRATION_LOCK_KEY: i64 = 0x7d0_7a5c;
+
+/// A pooled connection that sat idle this long is checked before use, so one the server side
+/// closed meanwhile (Neon's pooler, a restart) is replaced instead of failing a request.
+const VERIFY_IF_IDLE_FOR: Duration = Duration::from_secs(30);
+
+pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbErr> {
+    let url = match &settings.target {
+        DatabaseTarget::Postgres(url) => url.expose().to_owned(),
+        // `mode=rwc` creates the file on first start.
+        DatabaseTarget::Sqlite(path) => format!("sqlite://{}?mode=rwc", path.display()),
+        DatabaseTarget::SqliteMemory => "sqlite::memory:".to_owned(),
+    };
+    let mut options = ConnectOptions::new(url);
+    options
+        .connect_timeout(settings.connect_timeout)
+        .acquire_timeout(settings.connect_timeout)
+        .test_before_acquire_if_idle_for(VERIFY_IF_IDLE_FOR)
+        .sqlx_logging(false);
+    match settings.target {
+        DatabaseTarget::Postgres(_) => {
+            options.max_connections(settings.max_connections);
+        }
+        // SQLite allows one writer at a time; a single connection serialises requests instead of
+        // failing them with `database is locked`. An in-memory database lives as long as its
+        // connection, so that one is never closed for idleness.
+        DatabaseTarget::Sqlite(_) => {
+            options.max_connections(1);
+        }
+        DatabaseTarget::SqliteMemory => {
+            options.max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None);
+        }
+    }
+    Database::connect(options).await
+}
+
+/// Applies pending migrations. On PostgreSQL they run inside one transaction that first takes an
+/// advisory lock, so instances starting together migrate one after the other: the later ones
+/// find nothing left to do. The transaction-scoped lock also works through PgBouncer.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    match db.get_database_backend() {
+        DbBackend::Postgres => {
+            let transaction = db.begin().await?;
+            transaction
+                .execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"))
+                .await?;
+            Migrator::up(&transaction, None).await?;
+            transaction.commit().await
+        }
+        _ => Migrator::up(db, None).await,
+    }
+}

@@ -1,0 +1,26 @@
+//! The Todo API: a multi-user task service for a Next.js + Better Auth frontend.
+
+/// The HTTP operations and the OpenAPI document generated from them.
+pub mod api;
+/// `build_app`, shared by the server, the tests and the spec generator.
+pub mod app;
+/// Bearer-token verification and the verified identity.
+pub mod auth;
+/// The command line: `serve`, `migrate`, `token`, `spec`.
+pub mod cli;
+/// Typed configuration from the environment.
+pub mod config;
+/// Cross-origin access for browser frontends.
+pub mod cors;
+/// The connection pool and migrations.
+pub mod db;
+/// The one error type and JSON error body.
+pub mod error;
+/// Body limit, trailing slashes and the access log.
+pub mod middleware;
+/// Start-up and serving.
+pub mod server;
+/// The tasks table and its owner-scoped queries.
+pub mod tasks;
+/// Logging set-up.
+pub mod telemetry;

@@ -1,0 +1,77 @@
+//! The `todo-api` binary: load `.env`, read the configuration, run the command.
+
+use std::process::ExitCode;
+
+use todo_api::cli::{self, Command};
+use todo_api::config::Config;
+use todo_api::{app, auth, server, telemetry};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    // A missing .env is normal; a broken one is worth a word.
+    if let Err(err) = dotenvy::dotenv()
+        && !err.not_found()
+    {
+        eprintln!("warning: ignoring .env: {err}");
+    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = match cli::parse(&args) {
+        Ok(command) => command,
+        Err(problem) => {
+            eprintln!("error: {problem}\n\n{}", cli::USAGE);
+            return ExitCode::from(2);
+        }
+    };
+    match command {
+        Command::Help => {
+            println!("{}", cli::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Command::Version => {
+            println!("todo-api {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        // The document needs neither configuration nor a database.
+        Command::Spec { json } => {
+            print!("{}", if json { app::openapi_json() } else { app::openapi_yaml() });
+            return ExitCode::SUCCESS;
+        }
+        _ => {}
+    }
+
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("error: invalid configuration: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    telemetry::init(config.log_format);
+
+    let outcome = match command {
+        Command::Serve => server::serve(config).await.map_err(|err| err.to_string()),
+        Command::Migrate => server::prepare_database(&config)
+            .await
+            .map(|db| drop::<sea_orm::DatabaseConnection>(db))
+            .map_err(|err| err.to_string()),
+        Command::Token { user_id, email, lifetime } => {
+            if config.auth.secret_is_ephemeral {
+                Err("BETTER_AUTH_SECRET is not set: a token signed with a throwaway secret would be \
+                     refused by every server. Set it (or put it in .env) and run again."
+                    .to_owned())
+            } else {
+                println!("{}", auth::mint_token(&config.auth.secret, &user_id, email.as_deref(), lifetime));
+                Ok(())
+            }
+        }
+        Command::Spec { .. } | Command::Help | Command::Version => unreachable!("handled above"),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            tracing::error!("{message}");
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

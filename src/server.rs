@@ -1,0 +1,113 @@
+//! Start-up: connect, migrate, bind, announce, serve until SIGTERM or Ctrl-C.
+
+use std::time::Duration;
+
+use poem::Server;
+use poem::listener::{Acceptor, Listener, TcpListener};
+use sea_orm::DatabaseConnection;
+
+use crate::app::build_app;
+use crate::auth::{DEMO_USER_EMAIL, DEMO_USER_ID, mint_token};
+use crate::config::{Config, Environment};
+use crate::db;
+
+/// How long in-flight requests may take to finish after a shutdown signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot reach the database ({target}): {source}")]
+    Database { target: String, source: sea_orm::DbErr },
+    #[error("cannot apply migrations to the database ({target}): {source}")]
+    Migration { target: String, source: sea_orm::DbErr },
+    #[error("cannot listen on {address}: {source}")]
+    Bind { address: String, source: std::io::Error },
+}
+
+/// Connects to the configured database and applies pending migrations.
+pub async fn prepare_database(config: &Config) -> Result<DatabaseConnection, StartError> {
+    let target = config.database.target.describe();
+    tracing::info!(database = %target, "connecting");
+    let db = db::connect(&config.database)
+        .await
+        .map_err(|source| StartError::Database { target: target.clone(), source })?;
+    db::migrate(&db)
+        .await
+        .map_err(|source| StartError::Migration { target, source })?;
+    Ok(db)
+}
+
+/// Runs the server until a shutdown signal; in-flight requests get [`SHUTDOWN_GRACE`] to finish.
+pub async fn serve(config: Config) -> Result<(), StartError> {
+    let db = prepare_database(&config).await?;
+    let address = format!("{}:{}", config.host, config.port);
+    let acceptor = TcpListener::bind(address.clone())
+        .into_acceptor()
+        .await
+        .map_err(|source| StartError::Bind { address: address.clone(), source })?;
+    let local = acceptor
+        .local_addr()
+        .first()
+        .and_then(|addr| addr.as_socket_addr().copied())
+        .map_or(address, |addr| addr.to_string());
+
+    tracing::info!(address = %local, docs = %format!("http://{local}/docs"), "listening");
+    if config.auth.secret_is_ephemeral {
+        announce_development_mode(&config, &local);
+    }
+
+    let app = build_app(db.clone(), &config);
+    let result = Server::new_with_acceptor(acceptor)
+        .run_with_graceful_shutdown(app, shutdown_signal(), Some(SHUTDOWN_GRACE))
+        .await;
+    if let Err(err) = db.close().await {
+        tracing::warn!(error = %err, "closing the database pool");
+    }
+    tracing::info!("stopped");
+    result.map_err(|source| StartError::Bind { address: local, source })
+}
+
+/// No `BETTER_AUTH_SECRET`: say so loudly and hand the developer a token that works right away.
+fn announce_development_mode(config: &Config, address: &str) {
+    debug_assert_eq!(config.environment, Environment::Development);
+    tracing::warn!(
+        "DEVELOPMENT MODE: BETTER_AUTH_SECRET is not set, so tokens are verified with a random secret \
+         that lives only as long as this process. Set BETTER_AUTH_SECRET to the secret of your Better \
+         Auth app to accept its tokens; with APP_ENV=production the server refuses to start without it."
+    );
+    let token = mint_token(
+        &config.auth.secret,
+        DEMO_USER_ID,
+        Some(DEMO_USER_EMAIL),
+        chrono::Duration::days(7),
+    );
+    eprintln!(
+        "\nDevelopment token for user `{DEMO_USER_ID}` (valid 7 days, until this process stops):\n\n\
+         {token}\n\n\
+         Swagger UI: http://{address}/docs -> Authorize -> paste the token above.\n\
+         curl:       curl -H 'Authorization: Bearer {token}' http://{address}/api/tasks\n"
+    );
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}

@@ -1,0 +1,12 @@
+//! Tasks in the database: the SeaORM entity and the owner-scoped queries.
+//!
+//! Every query function takes the caller's [`AuthUser`](crate::auth::AuthUser) and filters on its
+//! id; there is no function here that reaches a task without one.
+
+pub mod entity;
+mod queries;
+
+pub use queries::{
+    CompletionChange, ListOrder, NewTask, SortField, TaskChanges, TaskListQuery, create_task, delete_task, find_task,
+    list_tasks, set_completion, update_task,
+};
