@@ -3,8 +3,7 @@
 use std::sync::Arc;
 
 use poem::middleware::CatchPanic;
-use poem::web::Redirect;
-use poem::{Endpoint, EndpointExt, IntoResponse, Route, get, handler};
+use poem::{Endpoint, EndpointExt, Route};
 use sea_orm::DatabaseConnection;
 
 use crate::api::{ApiService, openapi_service};
@@ -22,7 +21,6 @@ pub fn build_app(db: DatabaseConnection, config: &Config) -> impl Endpoint + 'st
     let verifier = Arc::new(JwtVerifier::new(&config.auth));
 
     Route::new()
-        .at("/", get(root))
         .nest("/docs", api.swagger_ui())
         .at("/openapi.json", api.spec_endpoint())
         .at("/openapi.yaml", api.spec_endpoint_yaml())
@@ -37,12 +35,6 @@ pub fn build_app(db: DatabaseConnection, config: &Config) -> impl Endpoint + 'st
         .around(|next, req| trim_trailing_slash(next, req))
         .with(Cors::new(config.cors_origins.clone()))
         .around(|next, req| access_log(next, req))
-}
-
-/// A person opening the server's address lands in the interactive docs.
-#[handler]
-fn root() -> impl IntoResponse {
-    Redirect::temporary("/docs")
 }
 
 /// The OpenAPI document as served, without a database (for `todo-api spec` and the contract test).

@@ -180,7 +180,7 @@ pub fn completion_filter(completed: Option<CompletedFilter>, status: Option<Stat
 mod tests {
     use super::*;
 
-    fn lenient<T: ParseFromParameter>(value: &str) -> Option<T> {
+    fn lenient<T: ParseFromParameter + std::fmt::Debug>(value: &str) -> Option<T> {
         Lenient::<T>::parse_from_parameter(value).unwrap().0
     }
 

@@ -3,6 +3,7 @@
 pub mod health;
 mod json_body;
 mod list_params;
+mod root;
 mod task_objects;
 pub mod tasks;
 mod timestamp;
@@ -11,14 +12,15 @@ use poem_openapi::OpenApiService;
 use sea_orm::DatabaseConnection;
 
 pub use health::HealthApi;
+pub use root::RootApi;
 pub use tasks::TasksApi;
 
-pub type ApiService = OpenApiService<(TasksApi, HealthApi), ()>;
+pub type ApiService = OpenApiService<(TasksApi, HealthApi, RootApi), ()>;
 
 /// The OpenAPI service: the operations, and the document and Swagger UI generated from them.
 pub fn openapi_service(db: DatabaseConnection) -> ApiService {
     OpenApiService::new(
-        (TasksApi { db: db.clone() }, HealthApi { db }),
+        (TasksApi { db: db.clone() }, HealthApi { db }, RootApi),
         "Todo API",
         env!("CARGO_PKG_VERSION"),
     )

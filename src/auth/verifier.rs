@@ -29,15 +29,22 @@ impl JwtVerifier {
         validation.leeway = settings.leeway_seconds;
         validation.validate_exp = true;
         validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["exp"]);
+        // A configured issuer or audience must also be present: jsonwebtoken only compares the
+        // claims a token happens to carry.
+        let mut required = vec!["exp"];
         match &settings.audience {
-            Some(audience) => validation.set_audience(&[audience]),
+            Some(audience) => {
+                validation.set_audience(&[audience]);
+                required.push("aud");
+            }
             // Tokens often carry `aud`; without a configured audience it is not checked.
             None => validation.validate_aud = false,
         }
         if let Some(issuer) = &settings.issuer {
             validation.set_issuer(&[issuer]);
+            required.push("iss");
         }
+        validation.set_required_spec_claims(&required);
         Self {
             // What jose's `new TextEncoder().encode(secret)` signs with: the UTF-8 bytes.
             key: DecodingKey::from_secret(settings.secret.expose().as_bytes()),
@@ -185,7 +192,10 @@ mod tests {
         assert!(matches!(verify_with(strict.clone(), claims.clone()), Err(AuthRejection::InvalidToken(_))));
         strict.audience = None;
         strict.issuer = Some("https://other.example".into());
-        assert!(matches!(verify_with(strict, claims), Err(AuthRejection::InvalidToken(_))));
+        assert!(matches!(verify_with(strict.clone(), claims), Err(AuthRejection::InvalidToken(_))));
+
+        let without_issuer = json!({"sub": "u1", "exp": now() + 60});
+        assert!(matches!(verify_with(strict, without_issuer), Err(AuthRejection::InvalidToken(_))));
     }
 
     #[test]

@@ -1,0 +1,110 @@
+//! The served OpenAPI document is the committed `openapi.yaml`, and `specs/api/` lists exactly
+//! the operations, responses and auth requirements it serves.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::helpers::spawn_app;
+
+const REGENERATE: &str = "cargo run --quiet -- spec > openapi.yaml   (or: just spec)";
+
+#[tokio::test]
+async fn the_served_spec_is_the_committed_openapi_yaml() {
+    let app = spawn_app().await;
+    let resp = app.anonymous(Method::GET, "/openapi.yaml").send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let served = resp.text().await.unwrap();
+
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let committed = std::fs::read_to_string(root.join("openapi.yaml")).unwrap_or_default();
+    if served != committed {
+        let dump = root.join("target/openapi.served.yaml");
+        let _ = std::fs::create_dir_all(dump.parent().unwrap());
+        let _ = std::fs::write(&dump, &served);
+        panic!(
+            "openapi.yaml differs from the spec the server serves (written to {}).\nRegenerate it with:\n    {REGENERATE}",
+            dump.display()
+        );
+    }
+    assert_eq!(served, todo_api::app::openapi_yaml(), "the spec command prints what is served");
+}
+
+#[tokio::test]
+async fn the_json_spec_is_served_too() {
+    let app = spawn_app().await;
+    let resp = app.anonymous(Method::GET, "/openapi.json").send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let spec: Value = resp.json().await.unwrap();
+    assert_eq!(spec["info"]["title"], "Todo API");
+}
+
+/// `(METHOD, path)` -> (statuses, auth) for every operation in the served spec.
+fn served_operations(spec: &Value) -> BTreeMap<(String, String), (Vec<String>, String)> {
+    let mut operations = BTreeMap::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let mut statuses: Vec<String> = operation["responses"].as_object().unwrap().keys().cloned().collect();
+            statuses.sort();
+            let auth = match operation.get("security") {
+                Some(security) if !security.as_array().unwrap().is_empty() => "Bearer",
+                _ => "none",
+            };
+            operations.insert((method.to_uppercase(), path.clone()), (statuses, auth.to_owned()));
+        }
+    }
+    operations
+}
+
+/// The rows of every endpoint table in `specs/api/*.md`: `| `METHOD` | `path` | auth | statuses |`.
+fn documented_operations() -> BTreeMap<(String, String), (Vec<String>, String)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/api");
+    let mut operations = BTreeMap::new();
+    for entry in std::fs::read_dir(&dir).expect("specs/api exists") {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for line in text.lines().filter(|line| line.starts_with("| `")) {
+            let cells: Vec<&str> = line.trim_matches('|').split('|').map(|cell| cell.trim().trim_matches('`')).collect();
+            let [method, path, auth, statuses, ..] = cells[..] else { continue };
+            if !["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&method) {
+                continue;
+            }
+            let mut statuses: Vec<String> = statuses.split(',').map(|s| s.trim().to_owned()).collect();
+            statuses.sort();
+            let previous = operations.insert((method.to_owned(), path.to_owned()), (statuses, auth.to_owned()));
+            assert!(previous.is_none(), "{method} {path} is listed twice in specs/api");
+        }
+    }
+    operations
+}
+
+#[tokio::test]
+async fn specs_api_lists_exactly_the_served_operations_statuses_and_auth() {
+    let app = spawn_app().await;
+    let spec: Value = app.anonymous(Method::GET, "/openapi.json").send().await.unwrap().json().await.unwrap();
+
+    let served = served_operations(&spec);
+    let documented = documented_operations();
+
+    for (operation, served_row) in &served {
+        assert_eq!(documented.get(operation), Some(served_row), "specs/api for {operation:?} (served: {served_row:?})");
+    }
+    for operation in documented.keys() {
+        assert!(served.contains_key(operation), "specs/api lists {operation:?}, which is not served");
+    }
+}
+
+#[tokio::test]
+async fn every_task_operation_documents_bearer_auth_and_its_errors() {
+    let spec: Value = serde_json::from_str(&todo_api::app::openapi_json()).unwrap();
+    assert_eq!(spec["components"]["securitySchemes"]["BearerAuth"]["scheme"], "bearer");
+    for ((method, path), (statuses, auth)) in served_operations(&spec) {
+        if path.starts_with("/api/tasks") {
+            assert_eq!(auth, "Bearer", "{method} {path}");
+            for status in ["401", "503"] {
+                assert!(statuses.contains(&status.to_owned()), "{method} {path} documents {status}");
+            }
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! User story 1: create, read, update and delete one's own tasks.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::{assert_error, json_with_status, spawn_app};
+
+fn assert_timestamp_format(value: &serde_json::Value) {
+    let text = value.as_str().expect("a string timestamp");
+    // 2026-01-18T10:00:00.123456Z
+    assert_eq!(text.len(), 27, "{text}");
+    assert!(text.ends_with('Z') && text.as_bytes()[19] == b'.', "{text}");
+    chrono::DateTime::parse_from_rfc3339(text).expect("RFC 3339");
+}
+
+#[tokio::test]
+async fn create_returns_201_the_task_and_its_location() {
+    let app = spawn_app().await;
+
+    let resp = app
+        .as_user("alice", Method::POST, "/api/tasks")
+        .json(&json!({"title": "  Buy milk  ", "description": "2 litres"}))
+        .send()
+        .await
+        .unwrap();
+
+    let location = resp.headers()["location"].to_str().unwrap().to_owned();
+    let task = json_with_status(resp, StatusCode::CREATED).await;
+    let id = task["id"].as_i64().unwrap();
+    assert_eq!(location, format!("/api/tasks/{id}"));
+    assert_eq!(task["user_id"], "alice");
+    assert_eq!(task["title"], "Buy milk", "the title is trimmed");
+    assert_eq!(task["description"], "2 litres");
+    assert_eq!(task["completed"], false);
+    assert_timestamp_format(&task["created_at"]);
+    assert_eq!(task["created_at"], task["updated_at"]);
+    assert_eq!(task.as_object().unwrap().len(), 7, "exactly the documented fields: {task}");
+}
+
+#[tokio::test]
+async fn created_task_reads_back_identically() {
+    let app = spawn_app().await;
+    let created = app.create_task("alice", json!({"title": "Read back", "completed": true})).await;
+
+    let fetched = json_with_status(app.get_task("alice", created["id"].as_i64().unwrap()).await, StatusCode::OK).await;
+
+    assert_eq!(fetched, created);
+    assert_eq!(fetched["description"], serde_json::Value::Null, "description is present and null");
+    assert_eq!(fetched["completed"], true);
+}
+
+#[tokio::test]
+async fn unknown_fields_and_a_body_user_id_are_ignored() {
+    let app = spawn_app().await;
+
+    let task = app
+        .create_task(
+            "alice",
+            json!({"title": "Extra", "user_id": "mallory", "priority": "high", "due_date": "2026-02-01", "tags": ["a"]}),
+        )
+        .await;
+
+    assert_eq!(task["user_id"], "alice");
+    assert!(task.get("priority").is_none());
+}
+
+#[tokio::test]
+async fn an_empty_description_is_stored_as_given() {
+    let app = spawn_app().await;
+    let task = app.create_task("alice", json!({"title": "t", "description": ""})).await;
+    assert_eq!(task["description"], "");
+}
+
+#[tokio::test]
+async fn put_merges_only_the_fields_sent_and_moves_updated_at() {
+    let app = spawn_app().await;
+    let created = app.create_task("alice", json!({"title": "Old", "description": "keep me"})).await;
+    let id = created["id"].as_i64().unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+
+    let resp = app
+        .as_user("alice", Method::PUT, &format!("/api/tasks/{id}"))
+        .json(&json!({"title": "New"}))
+        .send()
+        .await
+        .unwrap();
+
+    let updated = json_with_status(resp, StatusCode::OK).await;
+    assert_eq!(updated["title"], "New");
+    assert_eq!(updated["description"], "keep me");
+    assert_eq!(updated["completed"], false);
+    assert_eq!(updated["created_at"], created["created_at"]);
+    assert!(updated["updated_at"].as_str() > created["updated_at"].as_str());
+    let fetched = json_with_status(app.get_task("alice", id).await, StatusCode::OK).await;
+    assert_eq!(fetched, updated);
+}
+
+#[tokio::test]
+async fn put_with_null_description_clears_it_and_completed_alone_sets_it() {
+    let app = spawn_app().await;
+    let id = app.create_task("alice", json!({"title": "T", "description": "D"})).await["id"].as_i64().unwrap();
+
+    let cleared = app
+        .as_user("alice", Method::PUT, &format!("/api/tasks/{id}"))
+        .json(&json!({"description": null}))
+        .send()
+        .await
+        .unwrap();
+    let cleared = json_with_status(cleared, StatusCode::OK).await;
+    assert_eq!(cleared["description"], serde_json::Value::Null);
+    assert_eq!(cleared["title"], "T");
+
+    let done = app
+        .as_user("alice", Method::PUT, &format!("/api/tasks/{id}"))
+        .json(&json!({"completed": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_with_status(done, StatusCode::OK).await["completed"], true);
+}
+
+#[tokio::test]
+async fn patch_is_the_same_partial_update_as_put() {
+    let app = spawn_app().await;
+    let id = app.create_task("alice", json!({"title": "T", "description": "D"})).await["id"].as_i64().unwrap();
+
+    let resp = app
+        .as_user("alice", Method::PATCH, &format!("/api/tasks/{id}"))
+        .json(&json!({"title": "Patched", "completed": true}))
+        .send()
+        .await
+        .unwrap();
+
+    let task = json_with_status(resp, StatusCode::OK).await;
+    assert_eq!((task["title"].as_str(), task["description"].as_str(), task["completed"].as_bool()), (Some("Patched"), Some("D"), Some(true)));
+}
+
+#[tokio::test]
+async fn put_with_an_empty_object_keeps_everything_but_updated_at() {
+    let app = spawn_app().await;
+    let created = app.create_task("alice", json!({"title": "T"})).await;
+    let id = created["id"].as_i64().unwrap();
+
+    let resp = app.as_user("alice", Method::PUT, &format!("/api/tasks/{id}")).json(&json!({})).send().await.unwrap();
+
+    let task = json_with_status(resp, StatusCode::OK).await;
+    assert_eq!(task["title"], created["title"]);
+    assert_eq!(task["completed"], created["completed"]);
+}
+
+#[tokio::test]
+async fn delete_answers_200_with_a_json_body_and_the_task_is_gone() {
+    let app = spawn_app().await;
+    let id = app.create_titled("alice", "Doomed").await;
+
+    let resp = app.as_user("alice", Method::DELETE, &format!("/api/tasks/{id}")).send().await.unwrap();
+
+    assert_eq!(json_with_status(resp, StatusCode::OK).await, json!({"id": id, "message": "Task deleted"}));
+    assert_error(app.get_task("alice", id).await, StatusCode::NOT_FOUND, "task_not_found").await;
+    let again = app.as_user("alice", Method::DELETE, &format!("/api/tasks/{id}")).send().await.unwrap();
+    assert_error(again, StatusCode::NOT_FOUND, "task_not_found").await;
+    assert!(app.list_tasks("alice", "").await.is_empty());
+}
+
+#[tokio::test]
+async fn missing_non_numeric_and_out_of_range_ids_are_404() {
+    let app = spawn_app().await;
+    for path in ["/api/tasks/999999", "/api/tasks/abc", "/api/tasks/99999999999999999999999", "/api/tasks/-1", "/api/tasks/1.5"] {
+        for method in [Method::GET, Method::PUT, Method::PATCH, Method::DELETE] {
+            let mut request = app.as_user("alice", method.clone(), path);
+            if method == Method::PUT || method == Method::PATCH {
+                request = request.json(&json!({"title": "x"}));
+            }
+            let resp = request.send().await.unwrap();
+            assert_error(resp, StatusCode::NOT_FOUND, "task_not_found").await;
+        }
+        let complete = app.as_user("alice", Method::PATCH, &format!("{path}/complete")).send().await.unwrap();
+        assert_error(complete, StatusCode::NOT_FOUND, "task_not_found").await;
+    }
+}
+
+#[tokio::test]
+async fn every_path_also_answers_with_a_trailing_slash() {
+    let app = spawn_app().await;
+
+    let created = app.as_user("alice", Method::POST, "/api/tasks/").json(&json!({"title": "slash"})).send().await.unwrap();
+    let id = json_with_status(created, StatusCode::CREATED).await["id"].as_i64().unwrap();
+
+    let list = app.as_user("alice", Method::GET, "/api/tasks/?limit=5").send().await.unwrap();
+    assert_eq!(json_with_status(list, StatusCode::OK).await.as_array().unwrap().len(), 1);
+    let one = app.as_user("alice", Method::GET, &format!("/api/tasks/{id}/")).send().await.unwrap();
+    assert_eq!(one.status(), StatusCode::OK);
+    let put = app.as_user("alice", Method::PUT, &format!("/api/tasks/{id}/")).json(&json!({"title": "s"})).send().await.unwrap();
+    assert_eq!(put.status(), StatusCode::OK);
+    let complete = app.as_user("alice", Method::PATCH, &format!("/api/tasks/{id}/complete/")).send().await.unwrap();
+    assert_eq!(json_with_status(complete, StatusCode::OK).await["completed"], true);
+    let health = app.anonymous(Method::GET, "/health/").send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    let delete = app.as_user("alice", Method::DELETE, &format!("/api/tasks/{id}/")).send().await.unwrap();
+    assert_eq!(delete.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn tasks_persist_in_the_database_with_the_owner_id() {
+    let app = spawn_app().await;
+    let id = app.create_titled("alice", "Stored").await;
+
+    use sea_orm::EntityTrait;
+    let row = todo_api::tasks::entity::Entity::find_by_id(id).one(&app.db).await.unwrap().expect("row stored");
+
+    assert_eq!((row.user_id.as_str(), row.title.as_str(), row.completed), ("alice", "Stored", false));
+}

@@ -1,0 +1,257 @@
+//! `spawn_app()`: the real application on a random port, with a fresh database of its own
+//! (in-memory SQLite, or a new PostgreSQL database when `TEST_DATABASE_URL` is set).
+
+use std::collections::HashMap;
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+use poem::listener::{Acceptor, Listener, TcpListener};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::{Value, json};
+use todo_api::app::build_app;
+use todo_api::config::Config;
+use todo_api::{db, telemetry};
+
+pub const SECRET: &str = "integration-test-secret-0123456789abcdef";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub db: DatabaseConnection,
+    _database: Option<PostgresTestDatabase>,
+}
+
+/// Starts the app with the default test configuration.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Starts the app with extra environment variables on top of the test defaults.
+pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
+    if std::env::var_os("TEST_LOG").is_some() {
+        telemetry::init(todo_api::config::LogFormat::Text);
+    }
+    let (database_url, guard) = match std::env::var("TEST_DATABASE_URL") {
+        Ok(admin_url) if !admin_url.is_empty() => {
+            let database = PostgresTestDatabase::create(&admin_url).await;
+            (database.url.clone(), Some(database))
+        }
+        _ => ("sqlite::memory:".to_owned(), None),
+    };
+    let mut vars: HashMap<String, String> = HashMap::from([
+        ("BETTER_AUTH_SECRET".into(), SECRET.into()),
+        ("DATABASE_URL".into(), database_url),
+    ]);
+    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let config = Config::from_lookup(|name| vars.get(name).cloned()).expect("valid test configuration");
+
+    let db = db::connect(&config.database).await.expect("test database reachable");
+    db::migrate(&db).await.expect("migrations apply");
+
+    let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await.expect("bind a port");
+    let port = acceptor.local_addr()[0].as_socket_addr().expect("a TCP address").port();
+    let app = build_app(db.clone(), &config);
+    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(app));
+
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("an HTTP client"),
+        db,
+        _database: guard,
+    }
+}
+
+/// A valid HS256 token for `user` (with an email), expiring in an hour.
+pub fn token_for(user: &str) -> String {
+    sign(json!({"sub": user, "email": format!("{user}@example.com"), "exp": now() + 3600}))
+}
+
+/// Signs arbitrary claims with the test secret.
+pub fn sign(claims: Value) -> String {
+    sign_with(Algorithm::HS256, SECRET, claims)
+}
+
+pub fn sign_with(algorithm: Algorithm, secret: &str, claims: Value) -> String {
+    encode(&Header::new(algorithm), &claims, &EncodingKey::from_secret(secret.as_bytes())).expect("signing")
+}
+
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// A request with no credentials.
+    pub fn anonymous(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+
+    /// A request as `user`, with a valid token.
+    pub fn as_user(&self, user: &str, method: Method, path: &str) -> RequestBuilder {
+        self.anonymous(method, path).bearer_auth(token_for(user))
+    }
+
+    pub async fn create_task(&self, user: &str, body: Value) -> Value {
+        let resp = self.as_user(user, Method::POST, "/api/tasks").json(&body).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::CREATED, "creating {body}");
+        resp.json().await.unwrap()
+    }
+
+    /// Creates a task titled `title` and returns its id.
+    pub async fn create_titled(&self, user: &str, title: &str) -> i64 {
+        self.create_task(user, json!({"title": title})).await["id"].as_i64().unwrap()
+    }
+
+    pub async fn list_tasks(&self, user: &str, query: &str) -> Vec<Value> {
+        let resp = self.as_user(user, Method::GET, &format!("/api/tasks{query}")).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        resp.json().await.unwrap()
+    }
+
+    pub async fn get_task(&self, user: &str, id: i64) -> Response {
+        self.as_user(user, Method::GET, &format!("/api/tasks/{id}")).send().await.unwrap()
+    }
+
+    /// Titles of `user`'s tasks, in the order the list answers them.
+    pub async fn titles(&self, user: &str, query: &str) -> Vec<String> {
+        self.list_tasks(user, query)
+            .await
+            .iter()
+            .map(|task| task["title"].as_str().unwrap().to_owned())
+            .collect()
+    }
+}
+
+/// Reads a response as JSON, asserting the status first.
+pub async fn json_with_status(resp: Response, status: StatusCode) -> Value {
+    let actual = resp.status();
+    let text = resp.text().await.unwrap();
+    assert_eq!(actual, status, "body: {text}");
+    serde_json::from_str(&text).unwrap_or_else(|err| panic!("not JSON ({err}): {text}"))
+}
+
+/// Asserts the project's error shape and returns the body.
+pub async fn assert_error(resp: Response, status: StatusCode, code: &str) -> Value {
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    assert!(content_type.starts_with("application/json"), "content-type was {content_type:?}");
+    let body = json_with_status(resp, status).await;
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status.as_u16(), "{body}");
+    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()), "{body}");
+    assert_eq!(body["detail"], body["message"], "{body}");
+    body
+}
+
+/// A PostgreSQL database created for one test and dropped when the test ends (even on panic).
+struct PostgresTestDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl PostgresTestDatabase {
+    async fn create(admin_url: &str) -> Self {
+        let mut suffix = [0u8; 8];
+        getrandom::fill(&mut suffix).unwrap();
+        let name = format!("todo_test_{}", suffix.iter().map(|b| format!("{b:02x}")).collect::<String>());
+        let admin = Database::connect(admin_url).await.expect("TEST_DATABASE_URL must reach PostgreSQL");
+        admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+        admin.close().await.ok();
+        Self {
+            url: with_database(admin_url, &name),
+            admin_url: admin_url.to_owned(),
+            name,
+        }
+    }
+}
+
+impl Drop for PostgresTestDatabase {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop runs inside the test's runtime, which cannot be blocked on: use a runtime of its own.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                if let Ok(admin) = Database::connect(&admin_url).await {
+                    let _ = admin
+                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await;
+                    let _ = admin.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// `postgres://u@h:5432/test?x=y` with the database replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let (scheme, rest) = base.split_once("://").expect("a URL with a scheme");
+    let authority = rest.split('/').next().unwrap();
+    match query {
+        Some(query) => format!("{scheme}://{authority}/{name}?{query}"),
+        None => format!("{scheme}://{authority}/{name}"),
+    }
+}
+
+impl TestApp {
+    /// POSTs `body` with `Transfer-Encoding: chunked` (no `Content-Length`) over a raw connection;
+    /// returns the status and the response body.
+    pub async fn raw_chunked_post(&self, path: &str, token: &str, body: &[u8]) -> (u16, String) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let host = self.address.trim_start_matches("http://");
+        let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        for chunk in body.chunks(8192) {
+            // The server may answer 413 and close before the whole body is sent.
+            if stream.write_all(format!("{:x}\r\n", chunk.len()).as_bytes()).await.is_err()
+                || stream.write_all(chunk).await.is_err()
+                || stream.write_all(b"\r\n").await.is_err()
+            {
+                break;
+            }
+        }
+        let _ = stream.write_all(b"0\r\n\r\n").await;
+        let mut response = Vec::new();
+        let _ = stream.read_to_end(&mut response).await;
+        let response = String::from_utf8_lossy(&response).into_owned();
+        let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let body = response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default();
+        (status, decode_chunked(&body))
+    }
+}
+
+/// Undoes chunked transfer encoding when the server used it; returns other bodies unchanged.
+fn decode_chunked(body: &str) -> String {
+    let mut rest = body;
+    let mut decoded = String::new();
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
+            return body.to_owned();
+        };
+        if size == 0 || after.len() < size {
+            break;
+        }
+        decoded.push_str(&after[..size]);
+        rest = after[size..].trim_start_matches("\r\n");
+    }
+    if decoded.is_empty() { body.to_owned() } else { decoded }
+}

@@ -1,0 +1,13 @@
+//! Black-box tests of the whole service over HTTP: one binary, one module per capability.
+
+mod auth;
+mod complete;
+mod contract;
+mod cors;
+mod crud;
+mod errors;
+mod health;
+mod helpers;
+mod isolation;
+mod list;
+mod validation;
