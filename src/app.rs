@@ -26,15 +26,15 @@ pub fn build_app(db: DatabaseConnection, config: &Config) -> impl Endpoint + 'st
         .at("/openapi.yaml", api.spec_endpoint_yaml())
         .nest("/", api)
         .data(verifier)
-        .around(|next, req| limit_body(next, req))
+        .around(limit_body)
         .with(CatchPanic::new().with_handler(|_| {
             tracing::error!("a request handler panicked");
             poem::error::ResponseError::as_response(&ApiError::Internal)
         }))
         .catch_all_error(render_error)
-        .around(|next, req| trim_trailing_slash(next, req))
+        .around(trim_trailing_slash)
         .with(Cors::new(config.cors_origins.clone()))
-        .around(|next, req| access_log(next, req))
+        .around(access_log)
 }
 
 /// The OpenAPI document as served, without a database (for `todo-api spec` and the contract test).

@@ -160,9 +160,10 @@ impl Config {
         };
         let port = parse_or("PORT", var("PORT"), 8000u16)?;
 
-        let target = match var("NEON_DATABASE_URL").map(|url| ("NEON_DATABASE_URL", url)).or_else(|| {
-            var("DATABASE_URL").map(|url| ("DATABASE_URL", url))
-        }) {
+        let target = match var("NEON_DATABASE_URL")
+            .map(|url| ("NEON_DATABASE_URL", url))
+            .or_else(|| var("DATABASE_URL").map(|url| ("DATABASE_URL", url)))
+        {
             Some((name, url)) => database_target_from_url(name, url)?,
             None => DatabaseTarget::Sqlite(var("SQLITE_PATH").unwrap_or_else(|| "todo.db".into()).into()),
         };
@@ -207,7 +208,12 @@ impl Config {
         let log_format = match var("LOG_FORMAT").as_deref().map(str::to_ascii_lowercase).as_deref() {
             None | Some("text" | "pretty") => LogFormat::Text,
             Some("json") => LogFormat::Json,
-            Some(other) => return Err(invalid("LOG_FORMAT", format!("unknown format {other:?}; use `text` or `json`"))),
+            Some(other) => {
+                return Err(invalid(
+                    "LOG_FORMAT",
+                    format!("unknown format {other:?}; use `text` or `json`"),
+                ));
+            }
         };
 
         Ok(Config {
@@ -237,7 +243,9 @@ fn database_target_from_url(name: &'static str, url: String) -> Result<DatabaseT
         Some("postgres" | "postgresql") => Ok(DatabaseTarget::Postgres(Secret::new(url))),
         _ if url == "sqlite::memory:" => Ok(DatabaseTarget::SqliteMemory),
         Some("sqlite") => Ok(DatabaseTarget::Sqlite(
-            url.split_once("://").map(|(_, path)| path.split('?').next().unwrap_or_default().into()).unwrap_or_default(),
+            url.split_once("://")
+                .map(|(_, path)| path.split('?').next().unwrap_or_default().into())
+                .unwrap_or_default(),
         )),
         _ => Err(invalid(
             name,
@@ -292,7 +300,10 @@ mod tests {
         assert_eq!(config.database.target, DatabaseTarget::Sqlite("todo.db".into()));
         assert!(config.auth.secret_is_ephemeral);
         assert_eq!(config.auth.secret.expose().len(), 64);
-        assert_eq!(config.auth.algorithms, vec![Algorithm::HS256, Algorithm::HS384, Algorithm::HS512]);
+        assert_eq!(
+            config.auth.algorithms,
+            vec![Algorithm::HS256, Algorithm::HS384, Algorithm::HS512]
+        );
         assert_eq!(config.auth.leeway_seconds, 30);
         assert_eq!(config.cors_origins.len(), 2);
     }
@@ -310,12 +321,17 @@ mod tests {
         let config = config_from(&[("NEON_DATABASE_URL", neon), ("DATABASE_URL", "postgres://other/db")]).unwrap();
         assert_eq!(config.database.target, DatabaseTarget::Postgres(Secret::new(neon)));
         let config = config_from(&[("NEON_DATABASE_URL", " "), ("DATABASE_URL", "postgres://other/db")]).unwrap();
-        assert_eq!(config.database.target, DatabaseTarget::Postgres(Secret::new("postgres://other/db")));
+        assert_eq!(
+            config.database.target,
+            DatabaseTarget::Postgres(Secret::new("postgres://other/db"))
+        );
     }
 
     #[test]
     fn database_descriptions_never_show_credentials() {
-        let target = DatabaseTarget::Postgres(Secret::new("postgresql://user:hunter2@db.example:5432/neondb?sslmode=require"));
+        let target = DatabaseTarget::Postgres(Secret::new(
+            "postgresql://user:hunter2@db.example:5432/neondb?sslmode=require",
+        ));
         assert_eq!(target.describe(), "PostgreSQL db.example:5432/neondb");
         assert!(!format!("{target:?}").contains("hunter2"));
     }

@@ -69,7 +69,9 @@ pub struct Cors {
 
 impl Cors {
     pub fn new(origins: Vec<OriginPattern>) -> Self {
-        Self { origins: origins.into() }
+        Self {
+            origins: origins.into(),
+        }
     }
 }
 
@@ -94,13 +96,19 @@ impl<E> CorsEndpoint<E> {
     fn allowed_origin(&self, req: &Request) -> Option<HeaderValue> {
         let origin = req.headers().get(header::ORIGIN)?;
         let text = origin.to_str().ok()?;
-        self.origins.iter().any(|pattern| pattern.matches(text)).then(|| origin.clone())
+        self.origins
+            .iter()
+            .any(|pattern| pattern.matches(text))
+            .then(|| origin.clone())
     }
 }
 
 fn add_origin_headers(headers: &mut HeaderMap, origin: HeaderValue) {
     headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-    headers.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+        HeaderValue::from_static("true"),
+    );
 }
 
 impl<E: Endpoint> Endpoint for CorsEndpoint<E> {
@@ -116,9 +124,18 @@ impl<E: Endpoint> Endpoint for CorsEndpoint<E> {
             let mut resp = StatusCode::NO_CONTENT.into_response();
             let headers = resp.headers_mut();
             add_origin_headers(headers, origin);
-            headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static(ALLOWED_METHODS));
-            headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static(ALLOWED_HEADERS));
-            headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static(PREFLIGHT_MAX_AGE_SECONDS));
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static(ALLOWED_METHODS),
+            );
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                HeaderValue::from_static(ALLOWED_HEADERS),
+            );
+            headers.insert(
+                header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from_static(PREFLIGHT_MAX_AGE_SECONDS),
+            );
             headers.insert(header::VARY, HeaderValue::from_static("Origin"));
             return Ok(resp);
         }
@@ -132,7 +149,10 @@ impl<E: Endpoint> Endpoint for CorsEndpoint<E> {
         headers.append(header::VARY, HeaderValue::from_static("Origin"));
         if let Some(origin) = origin {
             add_origin_headers(headers, origin);
-            headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static(EXPOSED_HEADERS));
+            headers.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static(EXPOSED_HEADERS),
+            );
         }
         Ok(resp)
     }

@@ -16,7 +16,7 @@ const VERIFY_IF_IDLE_FOR: Duration = Duration::from_secs(30);
 
 pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbErr> {
     let url = match &settings.target {
-        DatabaseTarget::Postgres(url) => url.expose().to_owned(),
+        DatabaseTarget::Postgres(url) => without_channel_binding(url.expose()),
         // `mode=rwc` creates the file on first start.
         DatabaseTarget::Sqlite(path) => format!("sqlite://{}?mode=rwc", path.display()),
         DatabaseTarget::SqliteMemory => "sqlite::memory:".to_owned(),
@@ -38,10 +38,31 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
             options.max_connections(1);
         }
         DatabaseTarget::SqliteMemory => {
-            options.max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None);
+            options
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None);
         }
     }
     Database::connect(options).await
+}
+
+/// Neon prints URLs with `channel_binding=require`, which sqlx does not implement and would warn
+/// about on every connection; TLS (`sslmode=require` or `verify-full`) is what protects the link.
+fn without_channel_binding(url: &str) -> String {
+    let Some((base, query)) = url.split_once('?') else {
+        return url.to_owned();
+    };
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| !pair.starts_with("channel_binding="))
+        .collect();
+    if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    }
 }
 
 /// Applies pending migrations. On PostgreSQL they run inside one transaction that first takes an
@@ -58,5 +79,21 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
             transaction.commit().await
         }
         _ => Migrator::up(db, None).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn neon_channel_binding_is_dropped_and_the_rest_kept() {
+        let neon = "postgresql://u:p@ep-x-pooler.aws.neon.tech/neondb?sslmode=require&channel_binding=require";
+        assert_eq!(
+            without_channel_binding(neon),
+            "postgresql://u:p@ep-x-pooler.aws.neon.tech/neondb?sslmode=require"
+        );
+        assert_eq!(without_channel_binding("postgres://h/db?channel_binding=require"), "postgres://h/db");
+        assert_eq!(without_channel_binding("postgres://h/db"), "postgres://h/db");
     }
 }

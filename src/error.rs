@@ -8,9 +8,11 @@ use poem::error::{MethodNotAllowedError, NotFoundError, ReadBodyError, ResponseE
 use poem::http::{HeaderValue, StatusCode, header};
 use poem::{IntoResponse, Response};
 use poem_openapi::Object;
-use poem_openapi::types::Example;
-use poem_openapi::error::{AuthorizationError, ContentTypeError, ParseParamError, ParsePathError, ParseRequestPayloadError};
+use poem_openapi::error::{
+    AuthorizationError, ContentTypeError, ParseParamError, ParsePathError, ParseRequestPayloadError,
+};
 use poem_openapi::payload::Json;
+use poem_openapi::types::Example;
 
 /// One failing input, located the way FastAPI does (`["body", "title"]`, `["query", "limit"]`).
 #[derive(Clone, Debug, PartialEq, Eq, Object)]
@@ -133,12 +135,15 @@ impl ApiError {
                 ("invalid_token", format!("The access token is invalid: {why}."))
             }
             ApiError::Unauthorized(AuthRejection::Expired) => fixed("token_expired", "The access token has expired."),
-            ApiError::Unauthorized(AuthRejection::NotYetValid) => {
-                fixed("token_not_yet_valid", "The access token is not valid yet (nbf is in the future).")
-            }
+            ApiError::Unauthorized(AuthRejection::NotYetValid) => fixed(
+                "token_not_yet_valid",
+                "The access token is not valid yet (nbf is in the future).",
+            ),
             ApiError::TaskNotFound => fixed("task_not_found", "Task not found."),
             ApiError::RouteNotFound => fixed("route_not_found", "No such endpoint. See /docs for the API."),
-            ApiError::MethodNotAllowed => fixed("method_not_allowed", "This endpoint does not support that HTTP method."),
+            ApiError::MethodNotAllowed => {
+                fixed("method_not_allowed", "This endpoint does not support that HTTP method.")
+            }
             ApiError::Validation(issues) => ("validation_failed", validation_sentence(issues)),
             ApiError::BadRequest(why) => ("bad_request", format!("The request could not be read: {why}.")),
             ApiError::PayloadTooLarge => (
@@ -199,16 +204,24 @@ impl ApiError {
                 kind: "query_invalid".to_owned(),
             }])
         } else if let Some(payload) = err.downcast_ref::<ParseRequestPayloadError>() {
-            ApiError::Validation(vec![ValidationIssue::body(None, "json_invalid", payload.reason.clone())])
+            ApiError::Validation(vec![ValidationIssue::body(
+                None,
+                "json_invalid",
+                payload.reason.clone(),
+            )])
         } else if err.is::<ContentTypeError>() {
             ApiError::UnsupportedMediaType
         } else if err.is::<NotFoundError>() {
             ApiError::RouteNotFound
         } else if err.is::<MethodNotAllowedError>() {
             ApiError::MethodNotAllowed
-        } else if matches!(err.downcast_ref::<ReadBodyError>(), Some(ReadBodyError::PayloadTooLarge))
-            || matches!(err.downcast_ref::<SizedLimitError>(), Some(SizedLimitError::PayloadTooLarge))
-        {
+        } else if matches!(
+            err.downcast_ref::<ReadBodyError>(),
+            Some(ReadBodyError::PayloadTooLarge)
+        ) || matches!(
+            err.downcast_ref::<SizedLimitError>(),
+            Some(SizedLimitError::PayloadTooLarge)
+        ) {
             ApiError::PayloadTooLarge
         } else if err.status().is_client_error() {
             ApiError::BadRequest(err.to_string())
@@ -315,8 +328,14 @@ mod tests {
 
     #[test]
     fn a_challenge_names_invalid_token_only_when_a_token_was_sent() {
-        assert_eq!(ApiError::Unauthorized(AuthRejection::MissingToken).challenge(), "Bearer");
-        assert_eq!(ApiError::Unauthorized(AuthRejection::Expired).challenge(), r#"Bearer error="invalid_token""#);
+        assert_eq!(
+            ApiError::Unauthorized(AuthRejection::MissingToken).challenge(),
+            "Bearer"
+        );
+        assert_eq!(
+            ApiError::Unauthorized(AuthRejection::Expired).challenge(),
+            r#"Bearer error="invalid_token""#
+        );
     }
 
     #[test]
@@ -326,7 +345,10 @@ mod tests {
             ValidationIssue::body(Some("completed"), "bool_type", "Must be true or false."),
         ]);
         let body = err.body();
-        assert_eq!(body.detail, "Invalid request: title: Field required. completed: Must be true or false.");
+        assert_eq!(
+            body.detail,
+            "Invalid request: title: Field required. completed: Must be true or false."
+        );
         assert_eq!(body.errors.unwrap().len(), 2);
     }
 
@@ -337,7 +359,19 @@ mod tests {
         assert_eq!(classify(MethodNotAllowedError.into()), "method_not_allowed");
         assert_eq!(classify(AuthorizationError.into()), "missing_token");
         assert_eq!(classify(ReadBodyError::PayloadTooLarge.into()), "payload_too_large");
-        assert_eq!(classify(ContentTypeError::ExpectContentType.into()), "unsupported_media_type");
-        assert_eq!(classify(ParsePathError { name: "id", reason: "x".into() }.into()), "task_not_found");
+        assert_eq!(
+            classify(ContentTypeError::ExpectContentType.into()),
+            "unsupported_media_type"
+        );
+        assert_eq!(
+            classify(
+                ParsePathError {
+                    name: "id",
+                    reason: "x".into()
+                }
+                .into()
+            ),
+            "task_not_found"
+        );
     }
 }

@@ -50,17 +50,30 @@ async fn main() -> ExitCode {
 
     let outcome = match command {
         Command::Serve => server::serve(config).await.map_err(|err| err.to_string()),
-        Command::Migrate => server::prepare_database(&config)
-            .await
-            .map(|db| drop::<sea_orm::DatabaseConnection>(db))
-            .map_err(|err| err.to_string()),
-        Command::Token { user_id, email, lifetime } => {
+        Command::Migrate => match server::prepare_database(&config).await {
+            Ok(db) => {
+                tracing::info!("migrations are up to date");
+                let _ = db.close().await;
+                Ok(())
+            }
+            Err(err) => Err(err.to_string()),
+        },
+        Command::Token {
+            user_id,
+            email,
+            lifetime,
+        } => {
             if config.auth.secret_is_ephemeral {
-                Err("BETTER_AUTH_SECRET is not set: a token signed with a throwaway secret would be \
+                Err(
+                    "BETTER_AUTH_SECRET is not set: a token signed with a throwaway secret would be \
                      refused by every server. Set it (or put it in .env) and run again."
-                    .to_owned())
+                        .to_owned(),
+                )
             } else {
-                println!("{}", auth::mint_token(&config.auth.secret, &user_id, email.as_deref(), lifetime));
+                println!(
+                    "{}",
+                    auth::mint_token(&config.auth.secret, &user_id, email.as_deref(), lifetime)
+                );
                 Ok(())
             }
         }
@@ -69,7 +82,6 @@ async fn main() -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            tracing::error!("{message}");
             eprintln!("error: {message}");
             ExitCode::FAILURE
         }

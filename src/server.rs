@@ -31,7 +31,10 @@ pub async fn prepare_database(config: &Config) -> Result<DatabaseConnection, Sta
     tracing::info!(database = %target, "connecting");
     let db = db::connect(&config.database)
         .await
-        .map_err(|source| StartError::Database { target: target.clone(), source })?;
+        .map_err(|source| StartError::Database {
+            target: target.clone(),
+            source,
+        })?;
     db::migrate(&db)
         .await
         .map_err(|source| StartError::Migration { target, source })?;
@@ -45,7 +48,10 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     let acceptor = TcpListener::bind(address.clone())
         .into_acceptor()
         .await
-        .map_err(|source| StartError::Bind { address: address.clone(), source })?;
+        .map_err(|source| StartError::Bind {
+            address: address.clone(),
+            source,
+        })?;
     let local = acceptor
         .local_addr()
         .first()

@@ -54,7 +54,12 @@ impl<'a> Fields<'a> {
 
     /// A string field. Text containing NUL is refused: PostgreSQL cannot store it.
     pub fn string(&mut self, name: &str) -> Field<String> {
-        match self.field(name, |value| value.as_str().map(str::to_owned), "string_type", "a string") {
+        match self.field(
+            name,
+            |value| value.as_str().map(str::to_owned),
+            "string_type",
+            "a string",
+        ) {
             Field::Value(text) if text.contains('\0') => {
                 self.issue(name, "string_nul", "Must not contain NUL (\\u0000) characters.");
                 Field::Invalid
@@ -114,7 +119,12 @@ async fn read_body(request: &Request, body: &mut RequestBody) -> Result<Option<V
 
 /// `application/json`, `application/json; charset=utf-8`, `application/merge-patch+json`, …
 fn is_json(content_type: &str) -> bool {
-    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
     essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
@@ -189,7 +199,6 @@ impl<'a, T: FromJsonObject> ApiExtractor<'a> for OptionalJsonBody<T> {
         }
     }
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -6,9 +6,9 @@
 
 use std::borrow::Cow;
 
+use poem_openapi::Enum;
 use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
 use poem_openapi::types::{ParseFromParameter, ParseResult, Type};
-use poem_openapi::Enum;
 
 use crate::tasks::{ListOrder, SortField};
 
@@ -136,7 +136,9 @@ impl ParseFromParameter for PageLimit {
     fn parse_from_parameter(value: &str) -> ParseResult<Self> {
         match value.parse::<u64>() {
             Ok(limit @ 1..=MAX_PAGE_LIMIT) => Ok(PageLimit(limit)),
-            _ => Err(poem_openapi::types::ParseError::custom("limit must be between 1 and 1000")),
+            _ => Err(poem_openapi::types::ParseError::custom(
+                "limit must be between 1 and 1000",
+            )),
         }
     }
 }

@@ -239,13 +239,19 @@ impl FromJsonObject for TaskUpdateRequest {
         let title = match fields.string("title") {
             Field::Value(raw) => read_title(fields, raw),
             Field::Null => {
-                fields.issue("title", "string_type", "Title cannot be null; omit it to keep the current title.");
+                fields.issue(
+                    "title",
+                    "string_type",
+                    "Title cannot be null; omit it to keep the current title.",
+                );
                 None
             }
             Field::Absent | Field::Invalid => None,
         };
         let description = match fields.string("description") {
-            Field::Value(text) => read_description(fields, text).map_or(MaybeUndefined::Undefined, MaybeUndefined::Value),
+            Field::Value(text) => {
+                read_description(fields, text).map_or(MaybeUndefined::Undefined, MaybeUndefined::Value)
+            }
             Field::Null => MaybeUndefined::Null,
             Field::Absent | Field::Invalid => MaybeUndefined::Undefined,
         };

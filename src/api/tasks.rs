@@ -171,11 +171,13 @@ impl TasksApi {
             limit: limit.0.0.map(|limit| limit.0),
             offset: offset.0.0.unwrap_or(0),
         };
-        respond(async {
-            let found = tasks::list_tasks(&self.db, auth.user(), &query).await?;
-            Ok(ListTasksResponse::Ok(Json(found.into_iter().map(Task::from).collect())))
-        }
-        .await)
+        respond(
+            async {
+                let found = tasks::list_tasks(&self.db, auth.user(), &query).await?;
+                Ok(ListTasksResponse::Ok(Json(found.into_iter().map(Task::from).collect())))
+            }
+            .await,
+        )
     }
 
     /// Create a task
@@ -183,12 +185,14 @@ impl TasksApi {
     /// The owner is the token's user; a `user_id` in the body is ignored, as are other unknown fields.
     #[oai(path = "/api/tasks", method = "post", operation_id = "create_task")]
     async fn create_task(&self, auth: BearerAuth, body: JsonBody<NewTaskRequest>) -> CreateTaskResponse {
-        respond(async {
-            let task = tasks::create_task(&self.db, auth.user(), body.0.into()).await?;
-            let location = format!("/api/tasks/{}", task.id);
-            Ok(CreateTaskResponse::Created(Json(task.into()), location))
-        }
-        .await)
+        respond(
+            async {
+                let task = tasks::create_task(&self.db, auth.user(), body.0.into()).await?;
+                let location = format!("/api/tasks/{}", task.id);
+                Ok(CreateTaskResponse::Created(Json(task.into()), location))
+            }
+            .await,
+        )
     }
 
     /// Get one of your tasks
@@ -199,11 +203,13 @@ impl TasksApi {
         /// The task id.
         id: Path<i64>,
     ) -> TaskResponse {
-        respond(async {
-            let task = tasks::find_task(&self.db, auth.user(), id.0).await?;
-            Ok(TaskResponse::Ok(Json(task.ok_or(ApiError::TaskNotFound)?.into())))
-        }
-        .await)
+        respond(
+            async {
+                let task = tasks::find_task(&self.db, auth.user(), id.0).await?;
+                Ok(TaskResponse::Ok(Json(task.ok_or(ApiError::TaskNotFound)?.into())))
+            }
+            .await,
+        )
     }
 
     /// Update a task
@@ -251,11 +257,13 @@ impl TasksApi {
             Some(completed) => CompletionChange::Set(completed),
             None => CompletionChange::Toggle,
         };
-        respond(async {
-            let task = tasks::set_completion(&self.db, auth.user(), id.0, change).await?;
-            Ok(TaskChangeResponse::Ok(Json(task.ok_or(ApiError::TaskNotFound)?.into())))
-        }
-        .await)
+        respond(
+            async {
+                let task = tasks::set_completion(&self.db, auth.user(), id.0, change).await?;
+                Ok(TaskChangeResponse::Ok(Json(task.ok_or(ApiError::TaskNotFound)?.into())))
+            }
+            .await,
+        )
     }
 
     /// Delete a task
@@ -266,22 +274,26 @@ impl TasksApi {
         /// The task id.
         id: Path<i64>,
     ) -> DeleteTaskResponse {
-        respond(async {
-            if !tasks::delete_task(&self.db, auth.user(), id.0).await? {
-                return Err(ApiError::TaskNotFound);
+        respond(
+            async {
+                if !tasks::delete_task(&self.db, auth.user(), id.0).await? {
+                    return Err(ApiError::TaskNotFound);
+                }
+                Ok(DeleteTaskResponse::Ok(Json(DeletedTask::new(id.0))))
             }
-            Ok(DeleteTaskResponse::Ok(Json(DeletedTask::new(id.0))))
-        }
-        .await)
+            .await,
+        )
     }
 }
 
 impl TasksApi {
     async fn apply_update(&self, auth: BearerAuth, id: i64, body: TaskUpdateRequest) -> TaskChangeResponse {
-        respond(async {
-            let task = tasks::update_task(&self.db, auth.user(), id, body.into()).await?;
-            Ok(TaskChangeResponse::Ok(Json(task.ok_or(ApiError::TaskNotFound)?.into())))
-        }
-        .await)
+        respond(
+            async {
+                let task = tasks::update_task(&self.db, auth.user(), id, body.into()).await?;
+                Ok(TaskChangeResponse::Ok(Json(task.ok_or(ApiError::TaskNotFound)?.into())))
+            }
+            .await,
+        )
     }
 }

@@ -65,6 +65,9 @@ mod tests {
     #[test]
     fn whole_seconds_still_carry_six_digits() {
         let time = DateTime::from_timestamp(1_768_730_400, 0).unwrap();
-        assert_eq!(Timestamp(time).to_json(), Some(Value::String("2026-01-18T10:00:00.000000Z".into())));
+        assert_eq!(
+            Timestamp(time).to_json(),
+            Some(Value::String("2026-01-18T10:00:00.000000Z".into()))
+        );
     }
 }

@@ -23,6 +23,10 @@ pub fn mint_token(secret: &Secret, user_id: &str, email: Option<&str>, lifetime:
     if let Some(email) = email {
         claims["email"] = json!(email);
     }
-    encode(&Header::default(), &claims, &EncodingKey::from_secret(secret.expose().as_bytes()))
-        .expect("HS256 signing with an in-memory key cannot fail")
+    encode(
+        &Header::default(),
+        &claims,
+        &EncodingKey::from_secret(secret.expose().as_bytes()),
+    )
+    .expect("HS256 signing with an in-memory key cannot fail")
 }

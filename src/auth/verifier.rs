@@ -156,12 +156,19 @@ mod tests {
         let mut only_hs256 = settings();
         only_hs256.algorithms = vec![Algorithm::HS256];
         let token = sign(Algorithm::HS512, SECRET, json!({"sub": "u1", "exp": now() + 60}));
-        assert!(matches!(JwtVerifier::new(&only_hs256).verify(&token), Err(AuthRejection::InvalidToken(_))));
+        assert!(matches!(
+            JwtVerifier::new(&only_hs256).verify(&token),
+            Err(AuthRejection::InvalidToken(_))
+        ));
     }
 
     #[test]
     fn a_token_signed_with_another_secret_is_rejected() {
-        let token = sign(Algorithm::HS256, "another-secret", json!({"sub": "u1", "exp": now() + 60}));
+        let token = sign(
+            Algorithm::HS256,
+            "another-secret",
+            json!({"sub": "u1", "exp": now() + 60}),
+        );
         assert_eq!(
             JwtVerifier::new(&settings()).verify(&token),
             Err(AuthRejection::InvalidToken("the signature does not match"))
@@ -170,10 +177,22 @@ mod tests {
 
     #[test]
     fn expiry_is_required_and_checked_with_leeway() {
-        assert!(matches!(verify(json!({"sub": "u1"})), Err(AuthRejection::InvalidToken(_))));
-        assert_eq!(verify(json!({"sub": "u1", "exp": now() - 120})), Err(AuthRejection::Expired));
-        assert!(verify(json!({"sub": "u1", "exp": now() - 10})).is_ok(), "within the 30 s leeway");
-        assert!(matches!(verify(json!({"sub": "u1", "exp": "soon"})), Err(AuthRejection::InvalidToken(_))));
+        assert!(matches!(
+            verify(json!({"sub": "u1"})),
+            Err(AuthRejection::InvalidToken(_))
+        ));
+        assert_eq!(
+            verify(json!({"sub": "u1", "exp": now() - 120})),
+            Err(AuthRejection::Expired)
+        );
+        assert!(
+            verify(json!({"sub": "u1", "exp": now() - 10})).is_ok(),
+            "within the 30 s leeway"
+        );
+        assert!(matches!(
+            verify(json!({"sub": "u1", "exp": "soon"})),
+            Err(AuthRejection::InvalidToken(_))
+        ));
     }
 
     #[test]
@@ -189,13 +208,22 @@ mod tests {
 
         let mut strict = settings();
         strict.audience = Some("todo-api".into());
-        assert!(matches!(verify_with(strict.clone(), claims.clone()), Err(AuthRejection::InvalidToken(_))));
+        assert!(matches!(
+            verify_with(strict.clone(), claims.clone()),
+            Err(AuthRejection::InvalidToken(_))
+        ));
         strict.audience = None;
         strict.issuer = Some("https://other.example".into());
-        assert!(matches!(verify_with(strict.clone(), claims), Err(AuthRejection::InvalidToken(_))));
+        assert!(matches!(
+            verify_with(strict.clone(), claims),
+            Err(AuthRejection::InvalidToken(_))
+        ));
 
         let without_issuer = json!({"sub": "u1", "exp": now() + 60});
-        assert!(matches!(verify_with(strict, without_issuer), Err(AuthRejection::InvalidToken(_))));
+        assert!(matches!(
+            verify_with(strict, without_issuer),
+            Err(AuthRejection::InvalidToken(_))
+        ));
     }
 
     #[test]
@@ -215,9 +243,16 @@ mod tests {
     #[test]
     fn the_email_is_optional_and_may_be_nested() {
         let exp = now() + 60;
-        assert_eq!(verify(json!({"sub": "a", "email": "a@x.io", "exp": exp})).unwrap().email(), Some("a@x.io"));
         assert_eq!(
-            verify(json!({"user": {"id": "a", "email": "n@x.io"}, "exp": exp})).unwrap().email(),
+            verify(json!({"sub": "a", "email": "a@x.io", "exp": exp}))
+                .unwrap()
+                .email(),
+            Some("a@x.io")
+        );
+        assert_eq!(
+            verify(json!({"user": {"id": "a", "email": "n@x.io"}, "exp": exp}))
+                .unwrap()
+                .email(),
             Some("n@x.io")
         );
         assert_eq!(verify(json!({"sub": "a", "exp": exp})).unwrap().email(), None);
@@ -227,10 +262,17 @@ mod tests {
     fn unsigned_and_garbage_tokens_are_rejected() {
         use base64::Engine;
         let b64 = |v: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
-        let none = format!("{}.{}.", b64(json!({"alg": "none", "typ": "JWT"})), b64(json!({"sub": "u1", "exp": now() + 60})));
+        let none = format!(
+            "{}.{}.",
+            b64(json!({"alg": "none", "typ": "JWT"})),
+            b64(json!({"sub": "u1", "exp": now() + 60}))
+        );
         let verifier = JwtVerifier::new(&settings());
         for token in [none.as_str(), "", "not-a-jwt", "a.b.c", "eyJhbGciOiJIUzI1NiJ9.e30"] {
-            assert!(matches!(verifier.verify(token), Err(AuthRejection::InvalidToken(_))), "{token:?}");
+            assert!(
+                matches!(verifier.verify(token), Err(AuthRejection::InvalidToken(_))),
+                "{token:?}"
+            );
         }
     }
 }

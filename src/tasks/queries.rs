@@ -86,7 +86,11 @@ fn like_pattern(search: &str) -> LikeExpr {
 }
 
 #[tracing::instrument(skip_all, fields(user_id = owner.id()))]
-pub async fn list_tasks(db: &impl ConnectionTrait, owner: &AuthUser, query: &TaskListQuery) -> Result<Vec<Task>, DbErr> {
+pub async fn list_tasks(
+    db: &impl ConnectionTrait,
+    owner: &AuthUser,
+    query: &TaskListQuery,
+) -> Result<Vec<Task>, DbErr> {
     let mut select = Tasks::find().filter(Column::UserId.eq(owner.id()));
     if let Some(completed) = query.completed {
         select = select.filter(Column::Completed.eq(completed));
@@ -116,7 +120,9 @@ pub async fn list_tasks(db: &impl ConnectionTrait, owner: &AuthUser, query: &Tas
     select = select.order_by(Column::Id, order);
     if query.limit.is_some() || query.offset > 0 {
         // SQLite needs a LIMIT before an OFFSET; i64::MAX is "no limit" on both back ends.
-        select = select.limit(query.limit.unwrap_or(i64::MAX as u64)).offset(query.offset);
+        select = select
+            .limit(query.limit.unwrap_or(i64::MAX as u64))
+            .offset(query.offset);
     }
     select.all(db).await
 }
@@ -212,7 +218,10 @@ mod tests {
     #[test]
     fn like_patterns_escape_wildcards_and_lowercase_the_needle() {
         let pattern = like_pattern("50%_Off\\");
-        assert_eq!(format!("{pattern:?}"), r#"LikeExpr { pattern: "%50\\%\\_off\\\\%", escape: Some('\\') }"#);
+        assert_eq!(
+            format!("{pattern:?}"),
+            r#"LikeExpr { pattern: "%50\\%\\_off\\\\%", escape: Some('\\') }"#
+        );
     }
 
     #[test]

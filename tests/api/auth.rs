@@ -34,7 +34,10 @@ async fn assert_rejected(app: &TestApp, authorization: Option<&str>, code: &str,
     }
     // Nothing was changed by the rejected calls.
     let task = app.get_task("alice", id).await.json::<Value>().await.unwrap();
-    assert_eq!((task["title"].as_str(), task["completed"].as_bool()), (Some("target"), Some(false)));
+    assert_eq!(
+        (task["title"].as_str(), task["completed"].as_bool()),
+        (Some("target"), Some(false))
+    );
 }
 
 const INVALID: &str = r#"Bearer error="invalid_token""#;
@@ -48,7 +51,13 @@ async fn a_missing_authorization_header_is_401_on_every_operation() {
 #[tokio::test]
 async fn another_scheme_or_an_empty_bearer_is_401() {
     let app = spawn_app().await;
-    assert_rejected(&app, Some(&format!("Basic {}", token_for("alice"))), "missing_token", "Bearer").await;
+    assert_rejected(
+        &app,
+        Some(&format!("Basic {}", token_for("alice"))),
+        "missing_token",
+        "Bearer",
+    )
+    .await;
     assert_rejected(&app, Some("Bearer"), "missing_token", "Bearer").await;
     assert_rejected(&app, Some(&token_for("alice")), "missing_token", "Bearer").await;
 }
@@ -86,7 +95,11 @@ async fn a_token_with_a_bad_signature_is_401() {
 #[tokio::test]
 async fn a_token_signed_with_another_secret_is_401() {
     let app = spawn_app().await;
-    let token = sign_with(Algorithm::HS256, "some-other-secret", json!({"sub": "alice", "exp": now() + 600}));
+    let token = sign_with(
+        Algorithm::HS256,
+        "some-other-secret",
+        json!({"sub": "alice", "exp": now() + 600}),
+    );
     assert_rejected(&app, Some(&format!("Bearer {token}")), "invalid_token", INVALID).await;
 }
 
@@ -94,7 +107,11 @@ async fn a_token_signed_with_another_secret_is_401() {
 async fn an_unsigned_alg_none_token_is_401() {
     let app = spawn_app().await;
     let b64 = |v: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
-    let token = format!("{}.{}.", b64(json!({"alg": "none", "typ": "JWT"})), b64(json!({"sub": "alice", "exp": now() + 600})));
+    let token = format!(
+        "{}.{}.",
+        b64(json!({"alg": "none", "typ": "JWT"})),
+        b64(json!({"sub": "alice", "exp": now() + 600}))
+    );
     assert_rejected(&app, Some(&format!("Bearer {token}")), "invalid_token", INVALID).await;
 }
 
@@ -109,7 +126,12 @@ async fn an_expired_token_is_401_token_expired() {
 async fn a_token_expired_within_the_leeway_is_accepted() {
     let app = spawn_app().await;
     let token = sign(json!({"sub": "alice", "exp": now() - 5}));
-    let resp = app.anonymous(Method::GET, "/api/tasks").bearer_auth(token).send().await.unwrap();
+    let resp = app
+        .anonymous(Method::GET, "/api/tasks")
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
 }
 
@@ -139,7 +161,12 @@ async fn hs384_and_hs512_tokens_are_accepted() {
     let app = spawn_app().await;
     for algorithm in [Algorithm::HS384, Algorithm::HS512] {
         let token = sign_with(algorithm, SECRET, json!({"sub": "alice", "exp": now() + 600}));
-        let resp = app.anonymous(Method::GET, "/api/tasks").bearer_auth(token).send().await.unwrap();
+        let resp = app
+            .anonymous(Method::GET, "/api/tasks")
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), StatusCode::OK, "{algorithm:?}");
     }
 }
@@ -174,8 +201,15 @@ async fn the_user_id_may_come_from_user_id_userid_id_or_user_dot_id() {
 #[tokio::test]
 async fn a_token_carrying_an_audience_is_accepted_when_none_is_configured() {
     let app = spawn_app().await;
-    let token = sign(json!({"sub": "alice", "aud": "http://localhost:3000", "iss": "http://localhost:3000", "exp": now() + 600}));
-    let resp = app.anonymous(Method::GET, "/api/tasks").bearer_auth(token).send().await.unwrap();
+    let token = sign(
+        json!({"sub": "alice", "aud": "http://localhost:3000", "iss": "http://localhost:3000", "exp": now() + 600}),
+    );
+    let resp = app
+        .anonymous(Method::GET, "/api/tasks")
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
 }
 
@@ -183,7 +217,12 @@ async fn a_token_carrying_an_audience_is_accepted_when_none_is_configured() {
 async fn issuer_and_audience_are_enforced_when_configured() {
     let app = spawn_app_with(&[("JWT_ISSUER", "https://auth.example"), ("JWT_AUDIENCE", "todo-api")]).await;
     let good = sign(json!({"sub": "alice", "iss": "https://auth.example", "aud": "todo-api", "exp": now() + 600}));
-    let resp = app.anonymous(Method::GET, "/api/tasks").bearer_auth(good).send().await.unwrap();
+    let resp = app
+        .anonymous(Method::GET, "/api/tasks")
+        .bearer_auth(good)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
 
     for claims in [
@@ -191,7 +230,12 @@ async fn issuer_and_audience_are_enforced_when_configured() {
         json!({"sub": "alice", "iss": "https://auth.example", "aud": "other", "exp": now() + 600}),
         json!({"sub": "alice", "aud": "todo-api", "exp": now() + 600}),
     ] {
-        let resp = app.anonymous(Method::GET, "/api/tasks").bearer_auth(sign(claims.clone())).send().await.unwrap();
+        let resp = app
+            .anonymous(Method::GET, "/api/tasks")
+            .bearer_auth(sign(claims.clone()))
+            .send()
+            .await
+            .unwrap();
         assert_error(resp, StatusCode::UNAUTHORIZED, "invalid_token").await;
     }
 }
@@ -201,9 +245,15 @@ async fn identity_never_comes_from_the_query_cookies_or_custom_headers() {
     let app = spawn_app().await;
     let token = token_for("alice");
     let attempts = [
-        app.anonymous(Method::GET, &format!("/api/tasks?token={token}&access_token={token}&user_id=alice")),
-        app.anonymous(Method::GET, "/api/tasks").header("cookie", format!("token={token}; better-auth.session_token={token}")),
-        app.anonymous(Method::GET, "/api/tasks").header("x-user-id", "alice").header("x-auth-token", token.clone()),
+        app.anonymous(
+            Method::GET,
+            &format!("/api/tasks?token={token}&access_token={token}&user_id=alice"),
+        ),
+        app.anonymous(Method::GET, "/api/tasks")
+            .header("cookie", format!("token={token}; better-auth.session_token={token}")),
+        app.anonymous(Method::GET, "/api/tasks")
+            .header("x-user-id", "alice")
+            .header("x-auth-token", token.clone()),
     ];
     for request in attempts {
         assert_error(request.send().await.unwrap(), StatusCode::UNAUTHORIZED, "missing_token").await;

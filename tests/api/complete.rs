@@ -17,7 +17,9 @@ async fn complete(app: &TestApp, id: i64, body: Option<(&str, &str)>) -> reqwest
 }
 
 async fn completed_after(app: &TestApp, id: i64, body: Option<(&str, &str)>) -> bool {
-    json_with_status(complete(app, id, body).await, StatusCode::OK).await["completed"].as_bool().unwrap()
+    json_with_status(complete(app, id, body).await, StatusCode::OK).await["completed"]
+        .as_bool()
+        .unwrap()
 }
 
 #[tokio::test]
@@ -27,7 +29,10 @@ async fn completed_true_and_false_set_the_state() {
     let json = "application/json";
 
     assert!(completed_after(&app, id, Some((json, r#"{"completed": true}"#))).await);
-    assert!(completed_after(&app, id, Some((json, r#"{"completed": true}"#))).await, "setting is idempotent");
+    assert!(
+        completed_after(&app, id, Some((json, r#"{"completed": true}"#))).await,
+        "setting is idempotent"
+    );
     assert!(!completed_after(&app, id, Some((json, r#"{"completed": false}"#))).await);
 }
 
@@ -52,18 +57,30 @@ async fn an_empty_object_toggles() {
     let app = spawn_app().await;
     let id = app.create_titled("alice", "t").await;
     assert!(completed_after(&app, id, Some(("application/json", "{}"))).await);
-    assert!(!completed_after(&app, id, Some(("", "{}"))).await, "also without a content type");
+    assert!(
+        !completed_after(&app, id, Some(("", "{}"))).await,
+        "also without a content type"
+    );
 }
 
 #[tokio::test]
 async fn the_toggle_moves_updated_at_and_keeps_the_rest() {
     let app = spawn_app().await;
-    let created = app.create_task("alice", json!({"title": "t", "description": "d"})).await;
+    let created = app
+        .create_task("alice", json!({"title": "t", "description": "d"}))
+        .await;
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
 
-    let task = json_with_status(complete(&app, created["id"].as_i64().unwrap(), None).await, StatusCode::OK).await;
+    let task = json_with_status(
+        complete(&app, created["id"].as_i64().unwrap(), None).await,
+        StatusCode::OK,
+    )
+    .await;
 
-    assert_eq!((task["title"].as_str(), task["description"].as_str()), (Some("t"), Some("d")));
+    assert_eq!(
+        (task["title"].as_str(), task["description"].as_str()),
+        (Some("t"), Some("d"))
+    );
     assert_eq!(task["created_at"], created["created_at"]);
     assert!(task["updated_at"].as_str() > created["updated_at"].as_str());
 }
@@ -73,7 +90,14 @@ async fn invalid_json_or_a_non_boolean_completed_is_422_and_changes_nothing() {
     let app = spawn_app().await;
     let id = app.create_titled("alice", "t").await;
 
-    for body in ["{not json", r#"{"completed": "yes"}"#, r#"{"completed": 1}"#, r#"{"completed": null}"#, "[]", "true"] {
+    for body in [
+        "{not json",
+        r#"{"completed": "yes"}"#,
+        r#"{"completed": 1}"#,
+        r#"{"completed": null}"#,
+        "[]",
+        "true",
+    ] {
         let resp = complete(&app, id, Some(("application/json", body))).await;
         assert_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
     }
@@ -94,7 +118,9 @@ async fn concurrent_toggles_each_flip_the_task() {
     }
 
     let path = format!("/api/tasks/{id}/complete");
-    let toggles: Vec<_> = (0..7).map(|_| tokio::spawn(app.as_user("alice", Method::PATCH, &path).send())).collect();
+    let toggles: Vec<_> = (0..7)
+        .map(|_| tokio::spawn(app.as_user("alice", Method::PATCH, &path).send()))
+        .collect();
     for toggle in toggles {
         assert_eq!(toggle.await.unwrap().unwrap().status(), StatusCode::OK);
     }

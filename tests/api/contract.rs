@@ -29,7 +29,11 @@ async fn the_served_spec_is_the_committed_openapi_yaml() {
             dump.display()
         );
     }
-    assert_eq!(served, todo_api::app::openapi_yaml(), "the spec command prints what is served");
+    assert_eq!(
+        served,
+        todo_api::app::openapi_yaml(),
+        "the spec command prints what is served"
+    );
 }
 
 #[tokio::test]
@@ -65,8 +69,14 @@ fn documented_operations() -> BTreeMap<(String, String), (Vec<String>, String)> 
     for entry in std::fs::read_dir(&dir).expect("specs/api exists") {
         let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
         for line in text.lines().filter(|line| line.starts_with("| `")) {
-            let cells: Vec<&str> = line.trim_matches('|').split('|').map(|cell| cell.trim().trim_matches('`')).collect();
-            let [method, path, auth, statuses, ..] = cells[..] else { continue };
+            let cells: Vec<&str> = line
+                .trim_matches('|')
+                .split('|')
+                .map(|cell| cell.trim().trim_matches('`'))
+                .collect();
+            let [method, path, auth, statuses, ..] = cells[..] else {
+                continue;
+            };
             if !["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&method) {
                 continue;
             }
@@ -82,16 +92,30 @@ fn documented_operations() -> BTreeMap<(String, String), (Vec<String>, String)> 
 #[tokio::test]
 async fn specs_api_lists_exactly_the_served_operations_statuses_and_auth() {
     let app = spawn_app().await;
-    let spec: Value = app.anonymous(Method::GET, "/openapi.json").send().await.unwrap().json().await.unwrap();
+    let spec: Value = app
+        .anonymous(Method::GET, "/openapi.json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
 
     let served = served_operations(&spec);
     let documented = documented_operations();
 
     for (operation, served_row) in &served {
-        assert_eq!(documented.get(operation), Some(served_row), "specs/api for {operation:?} (served: {served_row:?})");
+        assert_eq!(
+            documented.get(operation),
+            Some(served_row),
+            "specs/api for {operation:?} (served: {served_row:?})"
+        );
     }
     for operation in documented.keys() {
-        assert!(served.contains_key(operation), "specs/api lists {operation:?}, which is not served");
+        assert!(
+            served.contains_key(operation),
+            "specs/api lists {operation:?}, which is not served"
+        );
     }
 }
 
@@ -103,7 +127,10 @@ async fn every_task_operation_documents_bearer_auth_and_its_errors() {
         if path.starts_with("/api/tasks") {
             assert_eq!(auth, "Bearer", "{method} {path}");
             for status in ["401", "503"] {
-                assert!(statuses.contains(&status.to_owned()), "{method} {path} documents {status}");
+                assert!(
+                    statuses.contains(&status.to_owned()),
+                    "{method} {path} documents {status}"
+                );
             }
         }
     }

@@ -24,10 +24,19 @@ async fn a_preflight_from_an_allowed_origin_succeeds_without_a_token() {
     for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
         let resp = preflight(&app, "http://localhost:3000", method).await;
         assert!(resp.status().is_success(), "{method}: {}", resp.status());
-        assert_eq!(header(&resp, "access-control-allow-origin"), Some("http://localhost:3000"));
+        assert_eq!(
+            header(&resp, "access-control-allow-origin"),
+            Some("http://localhost:3000")
+        );
         assert_eq!(header(&resp, "access-control-allow-credentials"), Some("true"));
-        assert_eq!(header(&resp, "access-control-allow-methods"), Some("GET, POST, PUT, PATCH, DELETE, OPTIONS"));
-        assert_eq!(header(&resp, "access-control-allow-headers"), Some("Authorization, Content-Type, Accept, X-Requested-With"));
+        assert_eq!(
+            header(&resp, "access-control-allow-methods"),
+            Some("GET, POST, PUT, PATCH, DELETE, OPTIONS")
+        );
+        assert_eq!(
+            header(&resp, "access-control-allow-headers"),
+            Some("Authorization, Content-Type, Accept, X-Requested-With")
+        );
         assert_eq!(header(&resp, "access-control-max-age"), Some("600"));
         assert_eq!(header(&resp, "vary"), Some("Origin"));
     }
@@ -36,20 +45,48 @@ async fn a_preflight_from_an_allowed_origin_succeeds_without_a_token() {
 #[tokio::test]
 async fn actual_requests_from_an_allowed_origin_carry_the_cors_headers_errors_included() {
     let app = spawn_app().await;
-    let ok = app.as_user("alice", Method::GET, "/api/tasks").header("origin", "http://127.0.0.1:3000").send().await.unwrap();
+    let ok = app
+        .as_user("alice", Method::GET, "/api/tasks")
+        .header("origin", "http://127.0.0.1:3000")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ok.status(), StatusCode::OK);
-    assert_eq!(header(&ok, "access-control-allow-origin"), Some("http://127.0.0.1:3000"));
+    assert_eq!(
+        header(&ok, "access-control-allow-origin"),
+        Some("http://127.0.0.1:3000")
+    );
     assert_eq!(header(&ok, "access-control-allow-credentials"), Some("true"));
     assert!(ok.headers().get_all("vary").iter().any(|v| v == "Origin"));
 
-    let unauthorized = app.anonymous(Method::GET, "/api/tasks").header("origin", "http://localhost:3000").send().await.unwrap();
+    let unauthorized = app
+        .anonymous(Method::GET, "/api/tasks")
+        .header("origin", "http://localhost:3000")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(unauthorized.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(header(&unauthorized, "access-control-allow-origin"), Some("http://localhost:3000"));
+    assert_eq!(
+        header(&unauthorized, "access-control-allow-origin"),
+        Some("http://localhost:3000")
+    );
 
-    let not_found = app.as_user("alice", Method::GET, "/api/tasks/12345").header("origin", "http://localhost:3000").send().await.unwrap();
+    let not_found = app
+        .as_user("alice", Method::GET, "/api/tasks/12345")
+        .header("origin", "http://localhost:3000")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(not_found.status(), StatusCode::NOT_FOUND);
-    assert_eq!(header(&not_found, "access-control-allow-origin"), Some("http://localhost:3000"));
-    assert!(header(&not_found, "access-control-expose-headers").unwrap().contains("WWW-Authenticate"));
+    assert_eq!(
+        header(&not_found, "access-control-allow-origin"),
+        Some("http://localhost:3000")
+    );
+    assert!(
+        header(&not_found, "access-control-expose-headers")
+            .unwrap()
+            .contains("WWW-Authenticate")
+    );
 }
 
 #[tokio::test]
@@ -66,20 +103,45 @@ async fn a_foreign_origin_gets_no_cors_headers() {
         .send()
         .await
         .unwrap();
-    assert_eq!(actual.status(), StatusCode::OK, "the server answers; the browser is what blocks the page");
+    assert_eq!(
+        actual.status(),
+        StatusCode::OK,
+        "the server answers; the browser is what blocks the page"
+    );
     assert!(actual.headers().get("access-control-allow-origin").is_none());
 }
 
 #[tokio::test]
 async fn configured_origins_and_subdomain_patterns_are_honoured() {
     let app = spawn_app_with(&[("CORS_ORIGINS", "https://app.example.com, https://*.vercel.app")]).await;
-    assert_eq!(header(&preflight(&app, "https://app.example.com", "GET").await, "access-control-allow-origin"), Some("https://app.example.com"));
     assert_eq!(
-        header(&preflight(&app, "https://todo-git-main-me.vercel.app", "POST").await, "access-control-allow-origin"),
+        header(
+            &preflight(&app, "https://app.example.com", "GET").await,
+            "access-control-allow-origin"
+        ),
+        Some("https://app.example.com")
+    );
+    assert_eq!(
+        header(
+            &preflight(&app, "https://todo-git-main-me.vercel.app", "POST").await,
+            "access-control-allow-origin"
+        ),
         Some("https://todo-git-main-me.vercel.app")
     );
-    assert!(preflight(&app, "http://localhost:3000", "GET").await.headers().get("access-control-allow-origin").is_none());
-    assert!(preflight(&app, "https://vercel.app.evil.example", "GET").await.headers().get("access-control-allow-origin").is_none());
+    assert!(
+        preflight(&app, "http://localhost:3000", "GET")
+            .await
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+    assert!(
+        preflight(&app, "https://vercel.app.evil.example", "GET")
+            .await
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
 }
 
 #[tokio::test]

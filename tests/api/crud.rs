@@ -34,18 +34,32 @@ async fn create_returns_201_the_task_and_its_location() {
     assert_eq!(task["completed"], false);
     assert_timestamp_format(&task["created_at"]);
     assert_eq!(task["created_at"], task["updated_at"]);
-    assert_eq!(task.as_object().unwrap().len(), 7, "exactly the documented fields: {task}");
+    assert_eq!(
+        task.as_object().unwrap().len(),
+        7,
+        "exactly the documented fields: {task}"
+    );
 }
 
 #[tokio::test]
 async fn created_task_reads_back_identically() {
     let app = spawn_app().await;
-    let created = app.create_task("alice", json!({"title": "Read back", "completed": true})).await;
+    let created = app
+        .create_task("alice", json!({"title": "Read back", "completed": true}))
+        .await;
 
-    let fetched = json_with_status(app.get_task("alice", created["id"].as_i64().unwrap()).await, StatusCode::OK).await;
+    let fetched = json_with_status(
+        app.get_task("alice", created["id"].as_i64().unwrap()).await,
+        StatusCode::OK,
+    )
+    .await;
 
     assert_eq!(fetched, created);
-    assert_eq!(fetched["description"], serde_json::Value::Null, "description is present and null");
+    assert_eq!(
+        fetched["description"],
+        serde_json::Value::Null,
+        "description is present and null"
+    );
     assert_eq!(fetched["completed"], true);
 }
 
@@ -74,7 +88,9 @@ async fn an_empty_description_is_stored_as_given() {
 #[tokio::test]
 async fn put_merges_only_the_fields_sent_and_moves_updated_at() {
     let app = spawn_app().await;
-    let created = app.create_task("alice", json!({"title": "Old", "description": "keep me"})).await;
+    let created = app
+        .create_task("alice", json!({"title": "Old", "description": "keep me"}))
+        .await;
     let id = created["id"].as_i64().unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
 
@@ -98,7 +114,11 @@ async fn put_merges_only_the_fields_sent_and_moves_updated_at() {
 #[tokio::test]
 async fn put_with_null_description_clears_it_and_completed_alone_sets_it() {
     let app = spawn_app().await;
-    let id = app.create_task("alice", json!({"title": "T", "description": "D"})).await["id"].as_i64().unwrap();
+    let id = app
+        .create_task("alice", json!({"title": "T", "description": "D"}))
+        .await["id"]
+        .as_i64()
+        .unwrap();
 
     let cleared = app
         .as_user("alice", Method::PUT, &format!("/api/tasks/{id}"))
@@ -122,7 +142,11 @@ async fn put_with_null_description_clears_it_and_completed_alone_sets_it() {
 #[tokio::test]
 async fn patch_is_the_same_partial_update_as_put() {
     let app = spawn_app().await;
-    let id = app.create_task("alice", json!({"title": "T", "description": "D"})).await["id"].as_i64().unwrap();
+    let id = app
+        .create_task("alice", json!({"title": "T", "description": "D"}))
+        .await["id"]
+        .as_i64()
+        .unwrap();
 
     let resp = app
         .as_user("alice", Method::PATCH, &format!("/api/tasks/{id}"))
@@ -132,7 +156,14 @@ async fn patch_is_the_same_partial_update_as_put() {
         .unwrap();
 
     let task = json_with_status(resp, StatusCode::OK).await;
-    assert_eq!((task["title"].as_str(), task["description"].as_str(), task["completed"].as_bool()), (Some("Patched"), Some("D"), Some(true)));
+    assert_eq!(
+        (
+            task["title"].as_str(),
+            task["description"].as_str(),
+            task["completed"].as_bool()
+        ),
+        (Some("Patched"), Some("D"), Some(true))
+    );
 }
 
 #[tokio::test]
@@ -141,7 +172,12 @@ async fn put_with_an_empty_object_keeps_everything_but_updated_at() {
     let created = app.create_task("alice", json!({"title": "T"})).await;
     let id = created["id"].as_i64().unwrap();
 
-    let resp = app.as_user("alice", Method::PUT, &format!("/api/tasks/{id}")).json(&json!({})).send().await.unwrap();
+    let resp = app
+        .as_user("alice", Method::PUT, &format!("/api/tasks/{id}"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
 
     let task = json_with_status(resp, StatusCode::OK).await;
     assert_eq!(task["title"], created["title"]);
@@ -153,11 +189,22 @@ async fn delete_answers_200_with_a_json_body_and_the_task_is_gone() {
     let app = spawn_app().await;
     let id = app.create_titled("alice", "Doomed").await;
 
-    let resp = app.as_user("alice", Method::DELETE, &format!("/api/tasks/{id}")).send().await.unwrap();
+    let resp = app
+        .as_user("alice", Method::DELETE, &format!("/api/tasks/{id}"))
+        .send()
+        .await
+        .unwrap();
 
-    assert_eq!(json_with_status(resp, StatusCode::OK).await, json!({"id": id, "message": "Task deleted"}));
+    assert_eq!(
+        json_with_status(resp, StatusCode::OK).await,
+        json!({"id": id, "message": "Task deleted"})
+    );
     assert_error(app.get_task("alice", id).await, StatusCode::NOT_FOUND, "task_not_found").await;
-    let again = app.as_user("alice", Method::DELETE, &format!("/api/tasks/{id}")).send().await.unwrap();
+    let again = app
+        .as_user("alice", Method::DELETE, &format!("/api/tasks/{id}"))
+        .send()
+        .await
+        .unwrap();
     assert_error(again, StatusCode::NOT_FOUND, "task_not_found").await;
     assert!(app.list_tasks("alice", "").await.is_empty());
 }
@@ -165,7 +212,13 @@ async fn delete_answers_200_with_a_json_body_and_the_task_is_gone() {
 #[tokio::test]
 async fn missing_non_numeric_and_out_of_range_ids_are_404() {
     let app = spawn_app().await;
-    for path in ["/api/tasks/999999", "/api/tasks/abc", "/api/tasks/99999999999999999999999", "/api/tasks/-1", "/api/tasks/1.5"] {
+    for path in [
+        "/api/tasks/999999",
+        "/api/tasks/abc",
+        "/api/tasks/99999999999999999999999",
+        "/api/tasks/-1",
+        "/api/tasks/1.5",
+    ] {
         for method in [Method::GET, Method::PUT, Method::PATCH, Method::DELETE] {
             let mut request = app.as_user("alice", method.clone(), path);
             if method == Method::PUT || method == Method::PATCH {
@@ -174,7 +227,11 @@ async fn missing_non_numeric_and_out_of_range_ids_are_404() {
             let resp = request.send().await.unwrap();
             assert_error(resp, StatusCode::NOT_FOUND, "task_not_found").await;
         }
-        let complete = app.as_user("alice", Method::PATCH, &format!("{path}/complete")).send().await.unwrap();
+        let complete = app
+            .as_user("alice", Method::PATCH, &format!("{path}/complete"))
+            .send()
+            .await
+            .unwrap();
         assert_error(complete, StatusCode::NOT_FOUND, "task_not_found").await;
     }
 }
@@ -183,20 +240,51 @@ async fn missing_non_numeric_and_out_of_range_ids_are_404() {
 async fn every_path_also_answers_with_a_trailing_slash() {
     let app = spawn_app().await;
 
-    let created = app.as_user("alice", Method::POST, "/api/tasks/").json(&json!({"title": "slash"})).send().await.unwrap();
-    let id = json_with_status(created, StatusCode::CREATED).await["id"].as_i64().unwrap();
+    let created = app
+        .as_user("alice", Method::POST, "/api/tasks/")
+        .json(&json!({"title": "slash"}))
+        .send()
+        .await
+        .unwrap();
+    let id = json_with_status(created, StatusCode::CREATED).await["id"]
+        .as_i64()
+        .unwrap();
 
-    let list = app.as_user("alice", Method::GET, "/api/tasks/?limit=5").send().await.unwrap();
-    assert_eq!(json_with_status(list, StatusCode::OK).await.as_array().unwrap().len(), 1);
-    let one = app.as_user("alice", Method::GET, &format!("/api/tasks/{id}/")).send().await.unwrap();
+    let list = app
+        .as_user("alice", Method::GET, "/api/tasks/?limit=5")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        json_with_status(list, StatusCode::OK).await.as_array().unwrap().len(),
+        1
+    );
+    let one = app
+        .as_user("alice", Method::GET, &format!("/api/tasks/{id}/"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(one.status(), StatusCode::OK);
-    let put = app.as_user("alice", Method::PUT, &format!("/api/tasks/{id}/")).json(&json!({"title": "s"})).send().await.unwrap();
+    let put = app
+        .as_user("alice", Method::PUT, &format!("/api/tasks/{id}/"))
+        .json(&json!({"title": "s"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(put.status(), StatusCode::OK);
-    let complete = app.as_user("alice", Method::PATCH, &format!("/api/tasks/{id}/complete/")).send().await.unwrap();
+    let complete = app
+        .as_user("alice", Method::PATCH, &format!("/api/tasks/{id}/complete/"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(json_with_status(complete, StatusCode::OK).await["completed"], true);
     let health = app.anonymous(Method::GET, "/health/").send().await.unwrap();
     assert_eq!(health.status(), StatusCode::OK);
-    let delete = app.as_user("alice", Method::DELETE, &format!("/api/tasks/{id}/")).send().await.unwrap();
+    let delete = app
+        .as_user("alice", Method::DELETE, &format!("/api/tasks/{id}/"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(delete.status(), StatusCode::OK);
 }
 
@@ -206,7 +294,14 @@ async fn tasks_persist_in_the_database_with_the_owner_id() {
     let id = app.create_titled("alice", "Stored").await;
 
     use sea_orm::EntityTrait;
-    let row = todo_api::tasks::entity::Entity::find_by_id(id).one(&app.db).await.unwrap().expect("row stored");
+    let row = todo_api::tasks::entity::Entity::find_by_id(id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .expect("row stored");
 
-    assert_eq!((row.user_id.as_str(), row.title.as_str(), row.completed), ("alice", "Stored", false));
+    assert_eq!(
+        (row.user_id.as_str(), row.title.as_str(), row.completed),
+        ("alice", "Stored", false)
+    );
 }

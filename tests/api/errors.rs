@@ -8,7 +8,13 @@ use crate::helpers::{assert_error, spawn_app, token_for};
 #[tokio::test]
 async fn an_unknown_route_is_a_json_404() {
     let app = spawn_app().await;
-    for path in ["/nope", "/api", "/api/task", "/api/tasks/1/2/3", "/api/tasks/1/completed"] {
+    for path in [
+        "/nope",
+        "/api",
+        "/api/task",
+        "/api/tasks/1/2/3",
+        "/api/tasks/1/completed",
+    ] {
         let resp = app.as_user("alice", Method::GET, path).send().await.unwrap();
         assert_error(resp, StatusCode::NOT_FOUND, "route_not_found").await;
     }
@@ -35,10 +41,18 @@ async fn a_body_over_64_kib_is_413_with_or_without_content_length() {
     let app = spawn_app().await;
     let big = json!({"title": "t", "description": "x".repeat(70 * 1024)}).to_string();
 
-    let declared = app.as_user("alice", Method::POST, "/api/tasks").header("content-type", "application/json").body(big.clone()).send().await.unwrap();
+    let declared = app
+        .as_user("alice", Method::POST, "/api/tasks")
+        .header("content-type", "application/json")
+        .body(big.clone())
+        .send()
+        .await
+        .unwrap();
     assert_error(declared, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
 
-    let (status, body) = app.raw_chunked_post("/api/tasks", &token_for("alice"), big.as_bytes()).await;
+    let (status, body) = app
+        .raw_chunked_post("/api/tasks", &token_for("alice"), big.as_bytes())
+        .await;
     assert_eq!(status, 413, "{body}");
     let body: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(body["code"], "payload_too_large");
@@ -51,7 +65,12 @@ async fn a_body_just_under_the_limit_is_read() {
     let app = spawn_app().await;
     // Valid JSON of ~63 KiB, with the extra bulk in an ignored field.
     let body = json!({"title": "t", "padding": "x".repeat(63 * 1024)});
-    let resp = app.as_user("alice", Method::POST, "/api/tasks").json(&body).send().await.unwrap();
+    let resp = app
+        .as_user("alice", Method::POST, "/api/tasks")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::CREATED);
 }
 
@@ -67,16 +86,32 @@ async fn a_database_failure_is_503_database_unavailable_without_internals() {
         assert!(!text.contains(leak), "{leak} in {body}");
     }
 
-    let create = app.as_user("alice", Method::POST, "/api/tasks").json(&json!({"title": "t"})).send().await.unwrap();
+    let create = app
+        .as_user("alice", Method::POST, "/api/tasks")
+        .json(&json!({"title": "t"}))
+        .send()
+        .await
+        .unwrap();
     assert_error(create, StatusCode::SERVICE_UNAVAILABLE, "database_unavailable").await;
 }
 
 #[tokio::test]
 async fn errors_are_json_even_when_the_client_accepts_only_html() {
     let app = spawn_app().await;
-    let resp = app.anonymous(Method::GET, "/api/tasks").header("accept", "text/html").send().await.unwrap();
+    let resp = app
+        .anonymous(Method::GET, "/api/tasks")
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
     assert_error(resp, StatusCode::UNAUTHORIZED, "missing_token").await;
-    let resp = app.anonymous(Method::GET, "/missing").header("accept", "text/html").bearer_auth(token_for("a")).send().await.unwrap();
+    let resp = app
+        .anonymous(Method::GET, "/missing")
+        .header("accept", "text/html")
+        .bearer_auth(token_for("a"))
+        .send()
+        .await
+        .unwrap();
     assert_error(resp, StatusCode::NOT_FOUND, "route_not_found").await;
 }
 

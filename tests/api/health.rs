@@ -10,7 +10,10 @@ async fn health_is_ok_without_a_token_on_both_paths() {
     let app = spawn_app().await;
     for path in ["/health", "/api/health"] {
         let resp = app.anonymous(Method::GET, path).send().await.unwrap();
-        assert_eq!(json_with_status(resp, StatusCode::OK).await, json!({"status": "ok", "database": "ok"}));
+        assert_eq!(
+            json_with_status(resp, StatusCode::OK).await,
+            json!({"status": "ok", "database": "ok"})
+        );
     }
 }
 

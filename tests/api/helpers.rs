@@ -31,13 +31,7 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
         telemetry::init(todo_api::config::LogFormat::Text);
     }
-    let (database_url, guard) = match std::env::var("TEST_DATABASE_URL") {
-        Ok(admin_url) if !admin_url.is_empty() => {
-            let database = PostgresTestDatabase::create(&admin_url).await;
-            (database.url.clone(), Some(database))
-        }
-        _ => ("sqlite::memory:".to_owned(), None),
-    };
+    let (database_url, guard) = fresh_database().await;
     let mut vars: HashMap<String, String> = HashMap::from([
         ("BETTER_AUTH_SECRET".into(), SECRET.into()),
         ("DATABASE_URL".into(), database_url),
@@ -48,7 +42,10 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let db = db::connect(&config.database).await.expect("test database reachable");
     db::migrate(&db).await.expect("migrations apply");
 
-    let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await.expect("bind a port");
+    let acceptor = TcpListener::bind("127.0.0.1:0")
+        .into_acceptor()
+        .await
+        .expect("bind a port");
     let port = acceptor.local_addr()[0].as_socket_addr().expect("a TCP address").port();
     let app = build_app(db.clone(), &config);
     tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(app));
@@ -64,6 +61,17 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     }
 }
 
+/// A new, empty database: its URL, and the guard that drops it (PostgreSQL only).
+pub async fn fresh_database() -> (String, Option<PostgresTestDatabase>) {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(admin_url) if !admin_url.is_empty() => {
+            let database = PostgresTestDatabase::create(&admin_url).await;
+            (database.url.clone(), Some(database))
+        }
+        _ => ("sqlite::memory:".to_owned(), None),
+    }
+}
+
 /// A valid HS256 token for `user` (with an email), expiring in an hour.
 pub fn token_for(user: &str) -> String {
     sign(json!({"sub": user, "email": format!("{user}@example.com"), "exp": now() + 3600}))
@@ -75,7 +83,12 @@ pub fn sign(claims: Value) -> String {
 }
 
 pub fn sign_with(algorithm: Algorithm, secret: &str, claims: Value) -> String {
-    encode(&Header::new(algorithm), &claims, &EncodingKey::from_secret(secret.as_bytes())).expect("signing")
+    encode(
+        &Header::new(algorithm),
+        &claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("signing")
 }
 
 pub fn now() -> i64 {
@@ -98,24 +111,38 @@ impl TestApp {
     }
 
     pub async fn create_task(&self, user: &str, body: Value) -> Value {
-        let resp = self.as_user(user, Method::POST, "/api/tasks").json(&body).send().await.unwrap();
+        let resp = self
+            .as_user(user, Method::POST, "/api/tasks")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), StatusCode::CREATED, "creating {body}");
         resp.json().await.unwrap()
     }
 
     /// Creates a task titled `title` and returns its id.
     pub async fn create_titled(&self, user: &str, title: &str) -> i64 {
-        self.create_task(user, json!({"title": title})).await["id"].as_i64().unwrap()
+        self.create_task(user, json!({"title": title})).await["id"]
+            .as_i64()
+            .unwrap()
     }
 
     pub async fn list_tasks(&self, user: &str, query: &str) -> Vec<Value> {
-        let resp = self.as_user(user, Method::GET, &format!("/api/tasks{query}")).send().await.unwrap();
+        let resp = self
+            .as_user(user, Method::GET, &format!("/api/tasks{query}"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), StatusCode::OK);
         resp.json().await.unwrap()
     }
 
     pub async fn get_task(&self, user: &str, id: i64) -> Response {
-        self.as_user(user, Method::GET, &format!("/api/tasks/{id}")).send().await.unwrap()
+        self.as_user(user, Method::GET, &format!("/api/tasks/{id}"))
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Titles of `user`'s tasks, in the order the list answers them.
@@ -143,7 +170,10 @@ pub async fn assert_error(resp: Response, status: StatusCode, code: &str) -> Val
         .get("content-type")
         .map(|v| v.to_str().unwrap().to_owned())
         .unwrap_or_default();
-    assert!(content_type.starts_with("application/json"), "content-type was {content_type:?}");
+    assert!(
+        content_type.starts_with("application/json"),
+        "content-type was {content_type:?}"
+    );
     let body = json_with_status(resp, status).await;
     assert_eq!(body["code"], code, "{body}");
     assert_eq!(body["status"], status.as_u16(), "{body}");
@@ -153,7 +183,7 @@ pub async fn assert_error(resp: Response, status: StatusCode, code: &str) -> Val
 }
 
 /// A PostgreSQL database created for one test and dropped when the test ends (even on panic).
-struct PostgresTestDatabase {
+pub struct PostgresTestDatabase {
     admin_url: String,
     name: String,
     url: String,
@@ -163,9 +193,17 @@ impl PostgresTestDatabase {
     async fn create(admin_url: &str) -> Self {
         let mut suffix = [0u8; 8];
         getrandom::fill(&mut suffix).unwrap();
-        let name = format!("todo_test_{}", suffix.iter().map(|b| format!("{b:02x}")).collect::<String>());
-        let admin = Database::connect(admin_url).await.expect("TEST_DATABASE_URL must reach PostgreSQL");
-        admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+        let name = format!(
+            "todo_test_{}",
+            suffix.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        );
+        let admin = Database::connect(admin_url)
+            .await
+            .expect("TEST_DATABASE_URL must reach PostgreSQL");
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create test database");
         admin.close().await.ok();
         Self {
             url: with_database(admin_url, &name),
@@ -180,7 +218,10 @@ impl Drop for PostgresTestDatabase {
         let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
         // Drop runs inside the test's runtime, which cannot be blocked on: use a runtime of its own.
         let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             runtime.block_on(async {
                 if let Ok(admin) = Database::connect(&admin_url).await {
                     let _ = admin
@@ -222,7 +263,10 @@ impl TestApp {
         stream.write_all(head.as_bytes()).await.unwrap();
         for chunk in body.chunks(8192) {
             // The server may answer 413 and close before the whole body is sent.
-            if stream.write_all(format!("{:x}\r\n", chunk.len()).as_bytes()).await.is_err()
+            if stream
+                .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+                .await
+                .is_err()
                 || stream.write_all(chunk).await.is_err()
                 || stream.write_all(b"\r\n").await.is_err()
             {
@@ -234,7 +278,10 @@ impl TestApp {
         let _ = stream.read_to_end(&mut response).await;
         let response = String::from_utf8_lossy(&response).into_owned();
         let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-        let body = response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default();
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, body)| body.to_owned())
+            .unwrap_or_default();
         (status, decode_chunked(&body))
     }
 }

@@ -28,21 +28,29 @@ async fn a_user_id_query_parameter_does_not_widen_the_list() {
 #[tokio::test]
 async fn another_users_task_is_404_for_every_method_and_stays_unchanged() {
     let app = spawn_app().await;
-    let bob_task = app.create_task("bob", json!({"title": "bob's", "description": "private"})).await;
+    let bob_task = app
+        .create_task("bob", json!({"title": "bob's", "description": "private"}))
+        .await;
     let id = bob_task["id"].as_i64().unwrap();
     let path = format!("/api/tasks/{id}");
 
     let attempts = [
         app.as_user("alice", Method::GET, &path),
-        app.as_user("alice", Method::PUT, &path).json(&json!({"title": "hacked", "description": null, "completed": true})),
-        app.as_user("alice", Method::PATCH, &path).json(&json!({"title": "hacked"})),
+        app.as_user("alice", Method::PUT, &path)
+            .json(&json!({"title": "hacked", "description": null, "completed": true})),
+        app.as_user("alice", Method::PATCH, &path)
+            .json(&json!({"title": "hacked"})),
         app.as_user("alice", Method::PATCH, &format!("{path}/complete")),
-        app.as_user("alice", Method::PATCH, &format!("{path}/complete")).json(&json!({"completed": true})),
+        app.as_user("alice", Method::PATCH, &format!("{path}/complete"))
+            .json(&json!({"completed": true})),
         app.as_user("alice", Method::DELETE, &path),
     ];
     for attempt in attempts {
         let body = assert_error(attempt.send().await.unwrap(), StatusCode::NOT_FOUND, "task_not_found").await;
-        assert!(!body.to_string().contains("bob's"), "nothing of bob's task leaks: {body}");
+        assert!(
+            !body.to_string().contains("bob's"),
+            "nothing of bob's task leaks: {body}"
+        );
     }
 
     let unchanged = json_with_status(app.get_task("bob", id).await, StatusCode::OK).await;
@@ -63,7 +71,11 @@ async fn the_404_for_another_users_task_equals_the_404_for_a_missing_one() {
 #[tokio::test]
 async fn a_body_user_id_cannot_assign_a_task_to_someone_else() {
     let app = spawn_app().await;
-    let id = app.create_task("alice", json!({"title": "mine", "user_id": "bob"})).await["id"].as_i64().unwrap();
+    let id = app
+        .create_task("alice", json!({"title": "mine", "user_id": "bob"}))
+        .await["id"]
+        .as_i64()
+        .unwrap();
     let resp = app
         .as_user("alice", Method::PUT, &format!("/api/tasks/{id}"))
         .json(&json!({"user_id": "bob"}))

@@ -8,10 +8,17 @@ use crate::helpers::{TestApp, json_with_status, spawn_app};
 /// alice: "Write report" (done), "Buy milk", "Call mum" (done), "buy BREAD" — created in that order.
 async fn seeded() -> TestApp {
     let app = spawn_app().await;
-    app.create_task("alice", json!({"title": "Write report", "description": "quarterly numbers", "completed": true})).await;
-    app.create_task("alice", json!({"title": "Buy milk", "description": "2 litres"})).await;
-    app.create_task("alice", json!({"title": "Call mum", "completed": true})).await;
-    app.create_task("alice", json!({"title": "buy BREAD", "description": "50% rye_flour"})).await;
+    app.create_task(
+        "alice",
+        json!({"title": "Write report", "description": "quarterly numbers", "completed": true}),
+    )
+    .await;
+    app.create_task("alice", json!({"title": "Buy milk", "description": "2 litres"}))
+        .await;
+    app.create_task("alice", json!({"title": "Call mum", "completed": true}))
+        .await;
+    app.create_task("alice", json!({"title": "buy BREAD", "description": "50% rye_flour"}))
+        .await;
     app.create_task("bob", json!({"title": "Buy milk for bob"})).await;
     app
 }
@@ -26,19 +33,43 @@ async fn no_tasks_is_an_empty_array() {
 #[tokio::test]
 async fn the_default_order_is_newest_first() {
     let app = seeded().await;
-    assert_eq!(app.titles("alice", "").await, ["buy BREAD", "Call mum", "Buy milk", "Write report"]);
+    assert_eq!(
+        app.titles("alice", "").await,
+        ["buy BREAD", "Call mum", "Buy milk", "Write report"]
+    );
 }
 
 #[tokio::test]
 async fn completed_filters_in_both_dialects() {
     let app = seeded().await;
-    for query in ["?completed=true", "?completed=completed", "?status=completed", "?status=done"] {
-        assert_eq!(app.titles("alice", query).await, ["Call mum", "Write report"], "{query}");
+    for query in [
+        "?completed=true",
+        "?completed=completed",
+        "?status=completed",
+        "?status=done",
+    ] {
+        assert_eq!(
+            app.titles("alice", query).await,
+            ["Call mum", "Write report"],
+            "{query}"
+        );
     }
-    for query in ["?completed=false", "?completed=pending", "?status=pending", "?status=active", "?status=incomplete"] {
+    for query in [
+        "?completed=false",
+        "?completed=pending",
+        "?status=pending",
+        "?status=active",
+        "?status=incomplete",
+    ] {
         assert_eq!(app.titles("alice", query).await, ["buy BREAD", "Buy milk"], "{query}");
     }
-    for query in ["?completed=all", "?status=all", "?status=bogus", "?completed=maybe", "?completed="] {
+    for query in [
+        "?completed=all",
+        "?status=all",
+        "?status=bogus",
+        "?completed=maybe",
+        "?completed=",
+    ] {
         assert_eq!(app.titles("alice", query).await.len(), 4, "{query}");
     }
 }
@@ -50,7 +81,11 @@ async fn search_is_a_case_insensitive_substring_of_title_or_description() {
     assert_eq!(app.titles("alice", "?search=litres").await, ["Buy milk"]);
     assert_eq!(app.titles("alice", "?search=Quarterly").await, ["Write report"]);
     assert!(app.titles("alice", "?search=nothing-like-this").await.is_empty());
-    assert_eq!(app.titles("alice", "?search=").await.len(), 4, "an empty search is no filter");
+    assert_eq!(
+        app.titles("alice", "?search=").await.len(),
+        4,
+        "an empty search is no filter"
+    );
 }
 
 #[tokio::test]
@@ -71,9 +106,18 @@ async fn search_combines_with_the_completion_filter() {
 #[tokio::test]
 async fn sort_and_order_choose_the_column_and_direction() {
     let app = seeded().await;
-    assert_eq!(app.titles("alice", "?order=asc").await, ["Write report", "Buy milk", "Call mum", "buy BREAD"]);
-    assert_eq!(app.titles("alice", "?sort=id&order=asc").await, ["Write report", "Buy milk", "Call mum", "buy BREAD"]);
-    assert_eq!(app.titles("alice", "?sort=id").await, ["buy BREAD", "Call mum", "Buy milk", "Write report"]);
+    assert_eq!(
+        app.titles("alice", "?order=asc").await,
+        ["Write report", "Buy milk", "Call mum", "buy BREAD"]
+    );
+    assert_eq!(
+        app.titles("alice", "?sort=id&order=asc").await,
+        ["Write report", "Buy milk", "Call mum", "buy BREAD"]
+    );
+    assert_eq!(
+        app.titles("alice", "?sort=id").await,
+        ["buy BREAD", "Call mum", "Buy milk", "Write report"]
+    );
     // The database's collation decides where "buy BREAD" goes relative to "Buy milk"; the
     // directions must still mirror each other.
     let ascending = app.titles("alice", "?sort=title&order=asc").await;
@@ -83,14 +127,24 @@ async fn sort_and_order_choose_the_column_and_direction() {
     let position = |title: &str| ascending.iter().position(|t| t == title).unwrap();
     assert!(position("Call mum") < position("Write report"));
     assert!(position("Buy milk") < position("Call mum"));
-    assert_eq!(app.titles("alice", "?sort=nonsense&order=sideways").await, ["buy BREAD", "Call mum", "Buy milk", "Write report"]);
+    assert_eq!(
+        app.titles("alice", "?sort=nonsense&order=sideways").await,
+        ["buy BREAD", "Call mum", "Buy milk", "Write report"]
+    );
 }
 
 #[tokio::test]
 async fn sort_by_updated_at_puts_the_last_change_first() {
     let app = seeded().await;
-    let oldest = app.list_tasks("alice", "?order=asc&limit=1").await[0]["id"].as_i64().unwrap();
-    let resp = app.as_user("alice", Method::PUT, &format!("/api/tasks/{oldest}")).json(&json!({"completed": false})).send().await.unwrap();
+    let oldest = app.list_tasks("alice", "?order=asc&limit=1").await[0]["id"]
+        .as_i64()
+        .unwrap();
+    let resp = app
+        .as_user("alice", Method::PUT, &format!("/api/tasks/{oldest}"))
+        .json(&json!({"completed": false}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
 
     assert_eq!(app.titles("alice", "?sort=updated_at").await[0], "Write report");
@@ -100,7 +154,10 @@ async fn sort_by_updated_at_puts_the_last_change_first() {
 async fn limit_and_offset_page_through_the_list() {
     let app = seeded().await;
     assert_eq!(app.titles("alice", "?limit=2").await, ["buy BREAD", "Call mum"]);
-    assert_eq!(app.titles("alice", "?limit=2&offset=2").await, ["Buy milk", "Write report"]);
+    assert_eq!(
+        app.titles("alice", "?limit=2&offset=2").await,
+        ["Buy milk", "Write report"]
+    );
     assert_eq!(app.titles("alice", "?offset=3").await, ["Write report"]);
     assert!(app.titles("alice", "?limit=2&offset=10").await.is_empty());
 }
@@ -108,7 +165,15 @@ async fn limit_and_offset_page_through_the_list() {
 #[tokio::test]
 async fn out_of_range_or_garbage_paging_values_are_ignored() {
     let app = seeded().await;
-    for query in ["?limit=0", "?limit=1001", "?limit=-1", "?limit=abc", "?offset=-3", "?offset=x", "?limit=99999999999999999999"] {
+    for query in [
+        "?limit=0",
+        "?limit=1001",
+        "?limit=-1",
+        "?limit=abc",
+        "?offset=-3",
+        "?offset=x",
+        "?limit=99999999999999999999",
+    ] {
         assert_eq!(app.titles("alice", query).await.len(), 4, "{query}");
     }
     assert_eq!(app.titles("alice", "?limit=1000").await.len(), 4);
@@ -118,5 +183,9 @@ async fn out_of_range_or_garbage_paging_values_are_ignored() {
 async fn unknown_parameters_never_cause_an_error() {
     let app = seeded().await;
     let query = "?priority=high&due_before=2026-01-01&tags=a,b&page=2&per_page=5&foo&%ZZ=1&search=milk&search=bread";
-    assert_eq!(app.titles("alice", query).await, ["Buy milk"], "the first `search` counts");
+    assert_eq!(
+        app.titles("alice", query).await,
+        ["Buy milk"],
+        "the first `search` counts"
+    );
 }

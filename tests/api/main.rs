@@ -10,4 +10,5 @@ mod health;
 mod helpers;
 mod isolation;
 mod list;
+mod migrations;
 mod validation;

@@ -1,0 +1,34 @@
+# Recipes for working on the Todo API. `just --list` shows them.
+
+pg_url := env_var_or_default("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
+
+# Start the server (embedded SQLite unless NEON_DATABASE_URL / DATABASE_URL is set)
+run:
+    cargo run
+
+# The whole test suite on SQLite
+test:
+    cargo test --workspace
+
+# The whole test suite on PostgreSQL (a fresh database per test)
+test-pg:
+    TEST_DATABASE_URL={{pg_url}} cargo test --workspace
+
+# Every gate CI runs: format, lints, tests on both back ends, spec check (part of the tests)
+check:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+    cargo test --workspace
+    TEST_DATABASE_URL={{pg_url}} cargo test --workspace
+
+# Regenerate the committed OpenAPI contract from the code
+spec:
+    cargo run --quiet -- spec > openapi.yaml
+
+# Apply database migrations and exit
+migrate:
+    cargo run -- migrate
+
+# Print a token for a user, signed with BETTER_AUTH_SECRET
+token user email="":
+    cargo run --quiet -- token --user-id {{user}} {{ if email != "" { "--email " + email } else { "" } }}
