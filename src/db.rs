@@ -93,7 +93,10 @@ mod tests {
             without_channel_binding(neon),
             "postgresql://u:p@ep-x-pooler.aws.neon.tech/neondb?sslmode=require"
         );
-        assert_eq!(without_channel_binding("postgres://h/db?channel_binding=require"), "postgres://h/db");
+        assert_eq!(
+            without_channel_binding("postgres://h/db?channel_binding=require"),
+            "postgres://h/db"
+        );
         assert_eq!(without_channel_binding("postgres://h/db"), "postgres://h/db");
     }
 }

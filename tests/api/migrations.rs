@@ -23,7 +23,10 @@ async fn migrating_twice_is_a_no_op() {
 
     let backend = db.get_database_backend();
     let applied = db
-        .query_one_raw(Statement::from_string(backend, "SELECT COUNT(*) AS n FROM seaql_migrations"))
+        .query_one_raw(Statement::from_string(
+            backend,
+            "SELECT COUNT(*) AS n FROM seaql_migrations",
+        ))
         .await
         .unwrap()
         .unwrap();
