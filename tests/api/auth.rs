@@ -126,12 +126,7 @@ async fn an_expired_token_is_401_token_expired() {
 async fn a_token_expired_within_the_leeway_is_accepted() {
     let app = spawn_app().await;
     let token = sign(json!({"sub": "alice", "exp": now() - 5}));
-    let resp = app
-        .anonymous(Method::GET, "/api/tasks")
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
+    let resp = app.list_with_token(&token).await;
     assert_eq!(resp.status(), StatusCode::OK);
 }
 
@@ -161,12 +156,7 @@ async fn hs384_and_hs512_tokens_are_accepted() {
     let app = spawn_app().await;
     for algorithm in [Algorithm::HS384, Algorithm::HS512] {
         let token = sign_with(algorithm, SECRET, json!({"sub": "alice", "exp": now() + 600}));
-        let resp = app
-            .anonymous(Method::GET, "/api/tasks")
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
+        let resp = app.list_with_token(&token).await;
         assert_eq!(resp.status(), StatusCode::OK, "{algorithm:?}");
     }
 }
@@ -204,12 +194,7 @@ async fn a_token_carrying_an_audience_is_accepted_when_none_is_configured() {
     let token = sign(
         json!({"sub": "alice", "aud": "http://localhost:3000", "iss": "http://localhost:3000", "exp": now() + 600}),
     );
-    let resp = app
-        .anonymous(Method::GET, "/api/tasks")
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
+    let resp = app.list_with_token(&token).await;
     assert_eq!(resp.status(), StatusCode::OK);
 }
 
@@ -217,12 +202,7 @@ async fn a_token_carrying_an_audience_is_accepted_when_none_is_configured() {
 async fn issuer_and_audience_are_enforced_when_configured() {
     let app = spawn_app_with(&[("JWT_ISSUER", "https://auth.example"), ("JWT_AUDIENCE", "todo-api")]).await;
     let good = sign(json!({"sub": "alice", "iss": "https://auth.example", "aud": "todo-api", "exp": now() + 600}));
-    let resp = app
-        .anonymous(Method::GET, "/api/tasks")
-        .bearer_auth(good)
-        .send()
-        .await
-        .unwrap();
+    let resp = app.list_with_token(&good).await;
     assert_eq!(resp.status(), StatusCode::OK);
 
     for claims in [

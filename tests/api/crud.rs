@@ -18,11 +18,13 @@ async fn create_returns_201_the_task_and_its_location() {
     let app = spawn_app().await;
 
     let resp = app
-        .as_user("alice", Method::POST, "/api/tasks")
-        .json(&json!({"title": "  Buy milk  ", "description": "2 litres"}))
-        .send()
-        .await
-        .unwrap();
+        .send_json(
+            "alice",
+            Method::POST,
+            "/api/tasks",
+            json!({"title": "  Buy milk  ", "description": "2 litres"}),
+        )
+        .await;
 
     let location = resp.headers()["location"].to_str().unwrap().to_owned();
     let task = json_with_status(resp, StatusCode::CREATED).await;
@@ -95,11 +97,13 @@ async fn put_merges_only_the_fields_sent_and_moves_updated_at() {
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
 
     let resp = app
-        .as_user("alice", Method::PUT, &format!("/api/tasks/{id}"))
-        .json(&json!({"title": "New"}))
-        .send()
-        .await
-        .unwrap();
+        .send_json(
+            "alice",
+            Method::PUT,
+            &format!("/api/tasks/{id}"),
+            json!({"title": "New"}),
+        )
+        .await;
 
     let updated = json_with_status(resp, StatusCode::OK).await;
     assert_eq!(updated["title"], "New");
@@ -121,21 +125,25 @@ async fn put_with_null_description_clears_it_and_completed_alone_sets_it() {
         .unwrap();
 
     let cleared = app
-        .as_user("alice", Method::PUT, &format!("/api/tasks/{id}"))
-        .json(&json!({"description": null}))
-        .send()
-        .await
-        .unwrap();
+        .send_json(
+            "alice",
+            Method::PUT,
+            &format!("/api/tasks/{id}"),
+            json!({"description": null}),
+        )
+        .await;
     let cleared = json_with_status(cleared, StatusCode::OK).await;
     assert_eq!(cleared["description"], serde_json::Value::Null);
     assert_eq!(cleared["title"], "T");
 
     let done = app
-        .as_user("alice", Method::PUT, &format!("/api/tasks/{id}"))
-        .json(&json!({"completed": true}))
-        .send()
-        .await
-        .unwrap();
+        .send_json(
+            "alice",
+            Method::PUT,
+            &format!("/api/tasks/{id}"),
+            json!({"completed": true}),
+        )
+        .await;
     assert_eq!(json_with_status(done, StatusCode::OK).await["completed"], true);
 }
 
@@ -149,11 +157,13 @@ async fn patch_is_the_same_partial_update_as_put() {
         .unwrap();
 
     let resp = app
-        .as_user("alice", Method::PATCH, &format!("/api/tasks/{id}"))
-        .json(&json!({"title": "Patched", "completed": true}))
-        .send()
-        .await
-        .unwrap();
+        .send_json(
+            "alice",
+            Method::PATCH,
+            &format!("/api/tasks/{id}"),
+            json!({"title": "Patched", "completed": true}),
+        )
+        .await;
 
     let task = json_with_status(resp, StatusCode::OK).await;
     assert_eq!(
@@ -173,11 +183,8 @@ async fn put_with_an_empty_object_keeps_everything_but_updated_at() {
     let id = created["id"].as_i64().unwrap();
 
     let resp = app
-        .as_user("alice", Method::PUT, &format!("/api/tasks/{id}"))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
+        .send_json("alice", Method::PUT, &format!("/api/tasks/{id}"), json!({}))
+        .await;
 
     let task = json_with_status(resp, StatusCode::OK).await;
     assert_eq!(task["title"], created["title"]);
@@ -241,11 +248,8 @@ async fn every_path_also_answers_with_a_trailing_slash() {
     let app = spawn_app().await;
 
     let created = app
-        .as_user("alice", Method::POST, "/api/tasks/")
-        .json(&json!({"title": "slash"}))
-        .send()
-        .await
-        .unwrap();
+        .send_json("alice", Method::POST, "/api/tasks/", json!({"title": "slash"}))
+        .await;
     let id = json_with_status(created, StatusCode::CREATED).await["id"]
         .as_i64()
         .unwrap();
@@ -266,11 +270,13 @@ async fn every_path_also_answers_with_a_trailing_slash() {
         .unwrap();
     assert_eq!(one.status(), StatusCode::OK);
     let put = app
-        .as_user("alice", Method::PUT, &format!("/api/tasks/{id}/"))
-        .json(&json!({"title": "s"}))
-        .send()
-        .await
-        .unwrap();
+        .send_json(
+            "alice",
+            Method::PUT,
+            &format!("/api/tasks/{id}/"),
+            json!({"title": "s"}),
+        )
+        .await;
     assert_eq!(put.status(), StatusCode::OK);
     let complete = app
         .as_user("alice", Method::PATCH, &format!("/api/tasks/{id}/complete/"))

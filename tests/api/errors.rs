@@ -87,11 +87,8 @@ async fn a_database_failure_is_503_database_unavailable_without_internals() {
     }
 
     let create = app
-        .as_user("alice", Method::POST, "/api/tasks")
-        .json(&json!({"title": "t"}))
-        .send()
-        .await
-        .unwrap();
+        .send_json("alice", Method::POST, "/api/tasks", json!({"title": "t"}))
+        .await;
     assert_error(create, StatusCode::SERVICE_UNAVAILABLE, "database_unavailable").await;
 }
 

@@ -302,3 +302,19 @@ fn decode_chunked(body: &str) -> String {
     }
     if decoded.is_empty() { body.to_owned() } else { decoded }
 }
+
+impl TestApp {
+    /// `GET /api/tasks` with the given token (valid or not).
+    pub async fn list_with_token(&self, token: &str) -> Response {
+        self.anonymous(Method::GET, "/api/tasks")
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A request as `user` with a JSON body.
+    pub async fn send_json(&self, user: &str, method: Method, path: &str, body: Value) -> Response {
+        self.as_user(user, method, path).json(&body).send().await.unwrap()
+    }
+}

@@ -77,11 +77,13 @@ async fn a_body_user_id_cannot_assign_a_task_to_someone_else() {
         .as_i64()
         .unwrap();
     let resp = app
-        .as_user("alice", Method::PUT, &format!("/api/tasks/{id}"))
-        .json(&json!({"user_id": "bob"}))
-        .send()
-        .await
-        .unwrap();
+        .send_json(
+            "alice",
+            Method::PUT,
+            &format!("/api/tasks/{id}"),
+            json!({"user_id": "bob"}),
+        )
+        .await;
     assert_eq!(json_with_status(resp, StatusCode::OK).await["user_id"], "alice");
     assert!(app.list_tasks("bob", "").await.is_empty());
 }

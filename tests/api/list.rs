@@ -140,11 +140,13 @@ async fn sort_by_updated_at_puts_the_last_change_first() {
         .as_i64()
         .unwrap();
     let resp = app
-        .as_user("alice", Method::PUT, &format!("/api/tasks/{oldest}"))
-        .json(&json!({"completed": false}))
-        .send()
-        .await
-        .unwrap();
+        .send_json(
+            "alice",
+            Method::PUT,
+            &format!("/api/tasks/{oldest}"),
+            json!({"completed": false}),
+        )
+        .await;
     assert_eq!(resp.status(), StatusCode::OK);
 
     assert_eq!(app.titles("alice", "?sort=updated_at").await[0], "Write report");

@@ -67,3 +67,25 @@ async fn instances_starting_together_all_migrate_successfully() {
         .unwrap();
     assert_eq!(tables.try_get::<i64>("", "n").unwrap(), 1);
 }
+
+#[tokio::test]
+async fn a_neon_style_url_connects_over_tls() {
+    let (url, _guard) = fresh_database().await;
+    if url.starts_with("sqlite") {
+        return; // TLS concerns the PostgreSQL back end only
+    }
+    let neon_style = format!("{url}?sslmode=require&channel_binding=require");
+    let db = db::connect(&config_for(&neon_style).database)
+        .await
+        .expect("Neon-style URL accepted");
+
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(row.try_get::<bool>("", "ssl").unwrap(), "the connection uses TLS");
+}
