@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use poem::middleware::CatchPanic;
-use poem::{Endpoint, EndpointExt, Route};
+use poem::{Endpoint, EndpointExt, Route, get};
 use sea_orm::DatabaseConnection;
 
 use crate::api::{ApiService, openapi_service};
@@ -11,30 +11,52 @@ use crate::auth::JwtVerifier;
 use crate::config::Config;
 use crate::cors::Cors;
 use crate::error::{ApiError, render_error};
-use crate::middleware::{access_log, limit_body, trim_trailing_slash};
+use crate::metrics::{Metrics, metrics_endpoint};
+use crate::middleware::{limit_body, limit_headers, time_limit, trim_trailing_slash};
+use crate::request_context::Observe;
 
-/// The whole service: the API, `/docs` (Swagger UI), `/openapi.json`, `/openapi.yaml`, and the
-/// layers every request goes through (outermost first): access log, CORS, trailing slashes,
-/// JSON errors, panic catcher, body limit.
-pub fn build_app(db: DatabaseConnection, config: &Config) -> impl Endpoint + 'static {
-    let api = openapi_service(db);
+/// The whole service: the API, `/docs` (Swagger UI), `/openapi.json`, `/openapi.yaml`, `/metrics`
+/// (unless `METRICS_ADDR` moves it to a listener of its own), and the layers every request goes
+/// through, outermost first: request id + access log + metrics + security headers, CORS,
+/// trailing slashes, header limit, timeout, JSON errors, panic catcher, body limit.
+pub fn build_app(db: DatabaseConnection, config: &Config, metrics: Arc<Metrics>) -> impl Endpoint + 'static {
+    let api = openapi_service(db.clone());
     let verifier = Arc::new(JwtVerifier::new(&config.auth));
+    let request_timeout = config.request_timeout;
 
-    Route::new()
+    let mut routes = Route::new()
         .nest("/docs", api.swagger_ui())
         .at("/openapi.json", api.spec_endpoint())
-        .at("/openapi.yaml", api.spec_endpoint_yaml())
+        .at("/openapi.yaml", api.spec_endpoint_yaml());
+    if config.metrics_addr.is_none() {
+        routes = routes.at("/metrics", get(metrics_endpoint));
+    }
+    routes
         .nest("/", api)
         .data(verifier)
+        .data(metrics.clone())
+        .data(db)
         .around(limit_body)
         .with(CatchPanic::new().with_handler(|_| {
             tracing::error!("a request handler panicked");
             poem::error::ResponseError::as_response(&ApiError::Internal)
         }))
         .catch_all_error(render_error)
+        .around(move |next, req| time_limit(next, req, request_timeout))
+        .catch_all_error(render_error)
+        .around(limit_headers)
+        .catch_all_error(render_error)
         .around(trim_trailing_slash)
         .with(Cors::new(config.cors_origins.clone()))
-        .around(access_log)
+        .with(Observe::new(metrics))
+}
+
+/// `/metrics` alone, for the separate listener of `METRICS_ADDR`.
+pub fn metrics_app(db: DatabaseConnection, metrics: Arc<Metrics>) -> impl Endpoint + 'static {
+    Route::new()
+        .at("/metrics", get(metrics_endpoint))
+        .data(metrics)
+        .data(db)
 }
 
 /// The OpenAPI document as served, without a database (for `todo-api spec` and the contract test).

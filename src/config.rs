@@ -4,7 +4,7 @@
 //! function so tests build a [`Config`] from a map instead of mutating the process environment.
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -78,8 +78,19 @@ pub struct DatabaseSettings {
     pub target: DatabaseTarget,
     /// Upper bound of the connection pool (PostgreSQL; SQLite always uses one connection).
     pub max_connections: u32,
-    /// How long to wait for a new connection, and for a free one from the pool.
+    /// How long one connection attempt may take (a waking Neon compute can take seconds).
     pub connect_timeout: Duration,
+    /// How long a request waits for a free pooled connection before answering 503.
+    pub acquire_timeout: Duration,
+    /// Idle connections are closed after this long.
+    pub idle_timeout: Duration,
+    /// Connections are recycled after this long, whatever their use.
+    pub max_lifetime: Duration,
+    /// Whether PostgreSQL prepared statements are cached per connection. Turn off for poolers
+    /// in transaction mode that cannot keep them (older PgBouncer).
+    pub statement_cache: bool,
+    /// How long start-up keeps retrying an unreachable database before giving up.
+    pub startup_timeout: Duration,
 }
 
 /// How bearer tokens are verified.
@@ -112,6 +123,12 @@ pub struct Config {
     pub auth: AuthSettings,
     pub cors_origins: Vec<OriginPattern>,
     pub log_format: LogFormat,
+    /// A request still running after this long is answered 503 `request_timeout`.
+    pub request_timeout: Duration,
+    /// How long in-flight requests may take to finish after SIGTERM / Ctrl-C.
+    pub shutdown_grace: Duration,
+    /// Where `/metrics` is served; `None` serves it on the main address.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 /// A configuration value that cannot be used; the message names the variable.
@@ -167,14 +184,16 @@ impl Config {
             Some((name, url)) => database_target_from_url(name, url)?,
             None => DatabaseTarget::Sqlite(var("SQLITE_PATH").unwrap_or_else(|| "todo.db".into()).into()),
         };
+        let seconds = |name: &'static str, default: u64| parse_or(name, var(name), default).map(Duration::from_secs);
         let database = DatabaseSettings {
             target,
             max_connections: parse_or("DB_MAX_CONNECTIONS", var("DB_MAX_CONNECTIONS"), 10u32)?.max(1),
-            connect_timeout: Duration::from_secs(parse_or(
-                "DB_CONNECT_TIMEOUT_SECONDS",
-                var("DB_CONNECT_TIMEOUT_SECONDS"),
-                5u64,
-            )?),
+            connect_timeout: seconds("DB_CONNECT_TIMEOUT_SECONDS", 5)?,
+            acquire_timeout: seconds("DB_ACQUIRE_TIMEOUT_SECONDS", 3)?,
+            idle_timeout: seconds("DB_IDLE_TIMEOUT_SECONDS", 300)?,
+            max_lifetime: seconds("DB_MAX_LIFETIME_SECONDS", 1800)?,
+            statement_cache: parse_switch("DB_STATEMENT_CACHE", var("DB_STATEMENT_CACHE"), true)?,
+            startup_timeout: seconds("DB_STARTUP_TIMEOUT_SECONDS", 60)?,
         };
 
         let (secret, secret_is_ephemeral) = match var("BETTER_AUTH_SECRET") {
@@ -216,6 +235,18 @@ impl Config {
             }
         };
 
+        let request_timeout = seconds("REQUEST_TIMEOUT_SECONDS", 15)?;
+        let shutdown_grace = seconds("SHUTDOWN_GRACE_SECONDS", 10)?;
+        let metrics_addr = match var("METRICS_ADDR") {
+            None => None,
+            Some(addr) => Some(addr.parse().map_err(|_| {
+                invalid(
+                    "METRICS_ADDR",
+                    format!("{addr:?} is not an address such as 127.0.0.1:9100"),
+                )
+            })?),
+        };
+
         Ok(Config {
             environment,
             host,
@@ -224,6 +255,9 @@ impl Config {
             auth,
             cors_origins,
             log_format,
+            request_timeout,
+            shutdown_grace,
+            metrics_addr,
         })
     }
 }
@@ -234,6 +268,15 @@ fn parse_or<T: std::str::FromStr>(name: &'static str, value: Option<String>, def
         Some(raw) => raw
             .parse()
             .map_err(|_| invalid(name, format!("{raw:?} is not a valid number"))),
+    }
+}
+
+fn parse_switch(name: &'static str, value: Option<String>, default: bool) -> Result<bool, ConfigError> {
+    match value.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None => Ok(default),
+        Some("1" | "true" | "on" | "yes") => Ok(true),
+        Some("0" | "false" | "off" | "no") => Ok(false),
+        Some(other) => Err(invalid(name, format!("{other:?} is not a switch; use true or false"))),
     }
 }
 
@@ -306,6 +349,36 @@ mod tests {
         );
         assert_eq!(config.auth.leeway_seconds, 30);
         assert_eq!(config.cors_origins.len(), 2);
+    }
+
+    #[test]
+    fn operational_settings_have_defaults_and_can_be_changed() {
+        let config = config_from(&[]).unwrap();
+        assert_eq!(config.database.acquire_timeout, Duration::from_secs(3));
+        assert_eq!(config.database.startup_timeout, Duration::from_secs(60));
+        assert!(config.database.statement_cache);
+        assert_eq!(config.request_timeout, Duration::from_secs(15));
+        assert_eq!(config.metrics_addr, None);
+
+        let config = config_from(&[
+            ("DB_STATEMENT_CACHE", "off"),
+            ("REQUEST_TIMEOUT_SECONDS", "2"),
+            ("METRICS_ADDR", "127.0.0.1:9100"),
+            ("SHUTDOWN_GRACE_SECONDS", "1"),
+        ])
+        .unwrap();
+        assert!(!config.database.statement_cache);
+        assert_eq!(config.request_timeout, Duration::from_secs(2));
+        assert_eq!(config.metrics_addr, Some("127.0.0.1:9100".parse().unwrap()));
+        assert_eq!(config.shutdown_grace, Duration::from_secs(1));
+        assert_eq!(
+            config_from(&[("DB_STATEMENT_CACHE", "maybe")]).unwrap_err().variable,
+            "DB_STATEMENT_CACHE"
+        );
+        assert_eq!(
+            config_from(&[("METRICS_ADDR", "nine")]).unwrap_err().variable,
+            "METRICS_ADDR"
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The connection pool and the migrations, for PostgreSQL (Neon) and the embedded SQLite file.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, TransactionTrait};
@@ -10,9 +10,14 @@ use crate::config::{DatabaseSettings, DatabaseTarget};
 /// Arbitrary but fixed: every instance of the service takes this advisory lock to migrate.
 const MIGRATION_LOCK_KEY: i64 = 0x7d0_7a5c;
 
-/// A pooled connection that sat idle this long is checked before use, so one the server side
-/// closed meanwhile (Neon's pooler, a restart) is replaced instead of failing a request.
-const VERIFY_IF_IDLE_FOR: Duration = Duration::from_secs(30);
+/// A pooled connection that sat idle this long is checked (one cheap ping) before use, so one
+/// the server side closed meanwhile (Neon's pooler or auto-suspend, a restart) is replaced
+/// instead of failing a request. Busy connections skip the ping: no extra round trip under load.
+const VERIFY_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+
+/// Start-up retry delays: 250 ms doubling up to 5 s.
+const FIRST_RETRY_DELAY: Duration = Duration::from_millis(250);
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
 
 pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbErr> {
     let url = match &settings.target {
@@ -24,12 +29,17 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
     let mut options = ConnectOptions::new(url);
     options
         .connect_timeout(settings.connect_timeout)
-        .acquire_timeout(settings.connect_timeout)
+        .acquire_timeout(settings.acquire_timeout)
+        .idle_timeout(settings.idle_timeout)
+        .max_lifetime(settings.max_lifetime)
         .test_before_acquire_if_idle_for(VERIFY_IF_IDLE_FOR)
         .sqlx_logging(false);
     match settings.target {
         DatabaseTarget::Postgres(_) => {
             options.max_connections(settings.max_connections);
+            if !settings.statement_cache {
+                options.map_sqlx_postgres_opts(|pg| pg.statement_cache_capacity(0));
+            }
         }
         // SQLite allows one writer at a time; a single connection serialises requests instead of
         // failing them with `database is locked`. An in-memory database lives as long as its
@@ -46,6 +56,36 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
         }
     }
     Database::connect(options).await
+}
+
+/// Connects, retrying with backoff until `settings.startup_timeout` has passed: a Neon compute
+/// that is waking up, or a database that starts after the service, must not fail the start.
+/// Each failed attempt is logged with the host, never the password.
+pub async fn connect_with_retry(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbErr> {
+    let started = Instant::now();
+    let target = settings.target.describe();
+    let mut delay = FIRST_RETRY_DELAY;
+    for attempt in 1.. {
+        match connect(settings).await {
+            Ok(db) => return Ok(db),
+            Err(err) if started.elapsed() + delay < settings.startup_timeout => {
+                tracing::warn!(
+                    attempt,
+                    database = %target,
+                    error = %err,
+                    retry_in_ms = delay.as_millis() as u64,
+                    "database not reachable yet; retrying"
+                );
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(MAX_RETRY_DELAY);
+            }
+            Err(err) => {
+                tracing::error!(attempt, database = %target, error = %err, "giving up on the database");
+                return Err(err);
+            }
+        }
+    }
+    unreachable!("the retry loop only ends by returning")
 }
 
 /// Neon prints URLs with `channel_binding=require`, which sqlx does not implement and would warn

@@ -98,6 +98,10 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error("unsupported media type")]
     UnsupportedMediaType,
+    #[error("request headers too large")]
+    HeadersTooLarge,
+    #[error("request timed out")]
+    RequestTimeout,
     /// The cause was logged where the error was created.
     #[error("database unavailable")]
     DatabaseUnavailable,
@@ -106,8 +110,11 @@ pub enum ApiError {
     Internal,
 }
 
-/// Largest accepted request body; see `body_limit`.
+/// Largest accepted request body; see `middleware::limit_body`.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Largest accepted sum of header names and values; see `middleware::limit_headers`.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 
 impl ApiError {
     pub fn status(&self) -> StatusCode {
@@ -119,6 +126,8 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ApiError::RequestTimeout => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -154,12 +163,25 @@ impl ApiError {
                 "unsupported_media_type",
                 "The request body must be JSON (`Content-Type: application/json`).",
             ),
+            ApiError::HeadersTooLarge => (
+                "headers_too_large",
+                format!("The request headers are larger than {} KiB.", MAX_HEADER_BYTES / 1024),
+            ),
+            ApiError::RequestTimeout => fixed(
+                "request_timeout",
+                "The request took too long and was abandoned; please retry shortly.",
+            ),
             ApiError::DatabaseUnavailable => fixed(
                 "database_unavailable",
                 "The database is unavailable right now; please retry shortly.",
             ),
             ApiError::Internal => fixed("internal_error", "Something went wrong on our side."),
         }
+    }
+
+    /// The stable snake_case code of this error.
+    pub fn code(&self) -> &'static str {
+        self.code_and_sentence().0
     }
 
     /// The JSON body this error is answered with.

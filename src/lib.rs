@@ -16,8 +16,12 @@ pub mod cors;
 pub mod db;
 /// The one error type and JSON error body.
 pub mod error;
-/// Body limit, trailing slashes and the access log.
+/// Prometheus metrics.
+pub mod metrics;
+/// Body and header limits, the request timeout, trailing slashes.
 pub mod middleware;
+/// Request ids, the access log, metrics recording and security headers.
+pub mod request_context;
 /// Start-up and serving.
 pub mod server;
 /// The tasks table and its owner-scoped queries.

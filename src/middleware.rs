@@ -1,12 +1,12 @@
-//! Request-level middleware that is not CORS: the body limit, trailing slashes and the access log.
+//! Request-level middleware: body and header limits, the request timeout, trailing slashes.
 
-use std::time::Instant;
+use std::time::Duration;
 
 use poem::http::Uri;
 use poem::http::uri::PathAndQuery;
 use poem::{Endpoint, IntoResponse, Request, Response, Result};
 
-use crate::error::{ApiError, MAX_BODY_BYTES};
+use crate::error::{ApiError, MAX_BODY_BYTES, MAX_HEADER_BYTES};
 
 /// Refuses bodies over [`MAX_BODY_BYTES`] with 413, whether or not they declare a
 /// `Content-Length` (chunked bodies are read up to the limit). poem has no default limit, and its
@@ -51,22 +51,28 @@ pub async fn trim_trailing_slash<E: Endpoint>(next: E, mut req: Request) -> Resu
     next.call(req).await.map(IntoResponse::into_response)
 }
 
-/// One line per request: method, path (never the query, which could carry secrets), status and
-/// latency.
-pub async fn access_log<E: Endpoint>(next: E, req: Request) -> Result<Response> {
-    let started = Instant::now();
-    let method = req.method().clone();
-    let path = req.uri().path().to_owned();
-    let resp = match next.call(req).await {
-        Ok(resp) => resp.into_response(),
-        Err(err) => err.into_response(),
-    };
-    let status = resp.status().as_u16();
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    if status >= 500 {
-        tracing::warn!(%method, path, status, latency_ms, "request");
-    } else {
-        tracing::info!(%method, path, status, latency_ms, "request");
+/// Refuses requests whose headers add up to more than [`MAX_HEADER_BYTES`] with 431.
+pub async fn limit_headers<E: Endpoint>(next: E, req: Request) -> Result<Response> {
+    let total: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if total > MAX_HEADER_BYTES {
+        return Err(ApiError::HeadersTooLarge.into());
     }
-    Ok(resp)
+    next.call(req).await.map(IntoResponse::into_response)
+}
+
+/// Answers 503 `request_timeout` when the request is still running after `limit`, so a hung
+/// database or a slow client never holds a caller for ever. The abandoned work is dropped: a
+/// statement in flight may still complete (each change is a single statement, never half-done).
+pub async fn time_limit<E: Endpoint>(next: E, req: Request, limit: Duration) -> Result<Response> {
+    match tokio::time::timeout(limit, next.call(req)).await {
+        Ok(result) => result.map(IntoResponse::into_response),
+        Err(_) => {
+            tracing::warn!(limit_ms = limit.as_millis() as u64, "request timed out");
+            Err(ApiError::RequestTimeout.into())
+        }
+    }
 }

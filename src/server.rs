@@ -1,24 +1,26 @@
 //! Start-up: connect, migrate, bind, announce, serve until SIGTERM or Ctrl-C.
 
-use std::time::Duration;
-
 use poem::Server;
 use poem::listener::{Acceptor, Listener, TcpListener};
 use sea_orm::DatabaseConnection;
 
-use crate::app::build_app;
+use std::sync::Arc;
+
+use crate::app::{build_app, metrics_app};
 use crate::auth::{DEMO_USER_EMAIL, DEMO_USER_ID, mint_token};
 use crate::config::{Config, Environment};
 use crate::db;
-
-/// How long in-flight requests may take to finish after a shutdown signal.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+use crate::metrics::Metrics;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("cannot reach the database ({target}): {source}")]
-    Database { target: String, source: sea_orm::DbErr },
+    #[error("cannot reach the database ({target}) after retrying for {waited_seconds} s: {source}")]
+    Database {
+        target: String,
+        waited_seconds: u64,
+        source: sea_orm::DbErr,
+    },
     #[error("cannot apply migrations to the database ({target}): {source}")]
     Migration { target: String, source: sea_orm::DbErr },
     #[error("cannot listen on {address}: {source}")]
@@ -29,10 +31,11 @@ pub enum StartError {
 pub async fn prepare_database(config: &Config) -> Result<DatabaseConnection, StartError> {
     let target = config.database.target.describe();
     tracing::info!(database = %target, "connecting");
-    let db = db::connect(&config.database)
+    let db = db::connect_with_retry(&config.database)
         .await
         .map_err(|source| StartError::Database {
             target: target.clone(),
+            waited_seconds: config.database.startup_timeout.as_secs(),
             source,
         })?;
     db::migrate(&db)
@@ -63,9 +66,23 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         announce_development_mode(&config, &local);
     }
 
-    let app = build_app(db.clone(), &config);
+    let metrics = Arc::new(Metrics::default());
+    if let Some(metrics_addr) = config.metrics_addr {
+        let acceptor = TcpListener::bind(metrics_addr.to_string())
+            .into_acceptor()
+            .await
+            .map_err(|source| StartError::Bind {
+                address: metrics_addr.to_string(),
+                source,
+            })?;
+        tracing::info!(address = %metrics_addr, "serving /metrics");
+        let app = metrics_app(db.clone(), metrics.clone());
+        tokio::spawn(Server::new_with_acceptor(acceptor).run(app));
+    }
+
+    let app = build_app(db.clone(), &config, metrics);
     let result = Server::new_with_acceptor(acceptor)
-        .run_with_graceful_shutdown(app, shutdown_signal(), Some(SHUTDOWN_GRACE))
+        .run_with_graceful_shutdown(app, shutdown_signal(), Some(config.shutdown_grace))
         .await;
     if let Err(err) = db.close().await {
         tracing::warn!(error = %err, "closing the database pool");

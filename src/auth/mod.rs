@@ -17,6 +17,7 @@ use poem::Request;
 use poem_openapi::{SecurityScheme, auth::Bearer};
 
 use crate::error::ApiError;
+use crate::request_context::RequestContext;
 
 /// The caller, as proven by a verified token.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,9 +55,22 @@ async fn verify_bearer(req: &Request, bearer: Bearer) -> poem::Result<AuthUser> 
     let verifier = req
         .data::<Arc<JwtVerifier>>()
         .expect("build_app registers the JwtVerifier");
-    verifier.verify(&bearer.token).map_err(|rejection| {
-        // The reason is logged, the token never is.
-        tracing::debug!(?rejection, "rejected bearer token");
-        ApiError::Unauthorized(rejection).into()
-    })
+    let context = req.extensions().get::<Arc<RequestContext>>();
+    match verifier.verify(&bearer.token) {
+        Ok(user) => {
+            if let Some(context) = context {
+                context.set_user(user.id());
+            }
+            Ok(user)
+        }
+        Err(rejection) => {
+            // The reason is logged, the token never is.
+            tracing::debug!(?rejection, "rejected bearer token");
+            let error = ApiError::Unauthorized(rejection);
+            if let Some(context) = context {
+                context.set_auth_failure(error.code());
+            }
+            Err(error.into())
+        }
+    }
 }

@@ -47,7 +47,11 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
         .await
         .expect("bind a port");
     let port = acceptor.local_addr()[0].as_socket_addr().expect("a TCP address").port();
-    let app = build_app(db.clone(), &config);
+    let app = build_app(
+        db.clone(),
+        &config,
+        std::sync::Arc::new(todo_api::metrics::Metrics::default()),
+    );
     tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(app));
 
     TestApp {

@@ -1,0 +1,198 @@
+//! Prometheus metrics: request counts and latency histograms by route and status, database pool
+//! usage, and authentication failures by reason. Rendered by hand in the text exposition format:
+//! a handful of series does not need a metrics framework.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use poem::http::Method;
+use poem::web::Data;
+use poem::{IntoResponse, Response, handler};
+use sea_orm::{DatabaseConnection, DbBackend};
+
+/// Upper bounds of the latency histogram, in seconds.
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
+/// Reasons an authentication can fail, as counted by `auth_failures_total`.
+pub const AUTH_FAILURE_REASONS: [&str; 4] = ["missing_token", "invalid_token", "token_expired", "token_not_yet_valid"];
+
+#[derive(Default)]
+struct Histogram {
+    buckets: [u64; LATENCY_BUCKETS.len()],
+    count: u64,
+    sum_seconds: f64,
+}
+
+/// The process's metrics; one instance is shared by the app and the `/metrics` endpoint.
+#[derive(Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(&'static str, String, u16), Histogram>>,
+    auth_failures: [AtomicU64; AUTH_FAILURE_REASONS.len()],
+}
+
+impl Metrics {
+    pub fn record_request(&self, route: &'static str, method: &Method, status: u16, latency: Duration) {
+        let seconds = latency.as_secs_f64();
+        let mut requests = self.requests.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let histogram = requests.entry((route, method.as_str().to_owned(), status)).or_default();
+        histogram.count += 1;
+        histogram.sum_seconds += seconds;
+        for (bucket, bound) in histogram.buckets.iter_mut().zip(LATENCY_BUCKETS) {
+            if seconds <= bound {
+                *bucket += 1;
+            }
+        }
+    }
+
+    pub fn record_auth_failure(&self, reason: &str) {
+        if let Some(index) = AUTH_FAILURE_REASONS.iter().position(|known| *known == reason) {
+            self.auth_failures[index].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The text exposition of every series, plus the pool gauges.
+    pub fn render(&self, pool: PoolUsage) -> String {
+        let mut out = String::new();
+        let requests = self.requests.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+
+        out.push_str("# HELP http_requests_total HTTP requests answered, by route template, method and status.\n");
+        out.push_str("# TYPE http_requests_total counter\n");
+        for ((route, method, status), histogram) in requests.iter() {
+            let _ = writeln!(
+                out,
+                "http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {}",
+                histogram.count
+            );
+        }
+
+        out.push_str("# HELP http_request_duration_seconds Time to answer HTTP requests.\n");
+        out.push_str("# TYPE http_request_duration_seconds histogram\n");
+        for ((route, method, status), histogram) in requests.iter() {
+            let labels = format!("route=\"{route}\",method=\"{method}\",status=\"{status}\"");
+            for (bound, count) in LATENCY_BUCKETS.iter().zip(histogram.buckets) {
+                let _ = writeln!(
+                    out,
+                    "http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                histogram.count
+            );
+            let _ = writeln!(
+                out,
+                "http_request_duration_seconds_sum{{{labels}}} {}",
+                histogram.sum_seconds
+            );
+            let _ = writeln!(
+                out,
+                "http_request_duration_seconds_count{{{labels}}} {}",
+                histogram.count
+            );
+        }
+        drop(requests);
+
+        out.push_str("# HELP auth_failures_total Requests refused for authentication, by reason.\n");
+        out.push_str("# TYPE auth_failures_total counter\n");
+        for (reason, count) in AUTH_FAILURE_REASONS.iter().zip(&self.auth_failures) {
+            let _ = writeln!(
+                out,
+                "auth_failures_total{{reason=\"{reason}\"}} {}",
+                count.load(Ordering::Relaxed)
+            );
+        }
+
+        let PoolUsage { open, idle, max } = pool;
+        out.push_str("# HELP db_pool_connections Open database connections, by state.\n");
+        out.push_str("# TYPE db_pool_connections gauge\n");
+        let _ = writeln!(
+            out,
+            "db_pool_connections{{state=\"in_use\"}} {}",
+            open.saturating_sub(idle)
+        );
+        let _ = writeln!(out, "db_pool_connections{{state=\"idle\"}} {idle}");
+        out.push_str("# HELP db_pool_max_connections The pool's upper bound.\n");
+        out.push_str("# TYPE db_pool_max_connections gauge\n");
+        let _ = writeln!(out, "db_pool_max_connections {max}");
+        out
+    }
+}
+
+/// How many connections the pool holds.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PoolUsage {
+    pub open: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
+impl PoolUsage {
+    pub fn of(db: &DatabaseConnection) -> Self {
+        let (open, idle, max) = match db.get_database_backend() {
+            DbBackend::Postgres => {
+                let pool = db.get_postgres_connection_pool();
+                (pool.size(), pool.num_idle(), pool.options().get_max_connections())
+            }
+            DbBackend::Sqlite => {
+                let pool = db.get_sqlite_connection_pool();
+                (pool.size(), pool.num_idle(), pool.options().get_max_connections())
+            }
+            _ => (0, 0, 0),
+        };
+        PoolUsage {
+            open,
+            idle: u32::try_from(idle).unwrap_or(u32::MAX),
+            max,
+        }
+    }
+}
+
+/// `GET /metrics`.
+#[handler]
+pub fn metrics_endpoint(metrics: Data<&std::sync::Arc<Metrics>>, db: Data<&DatabaseConnection>) -> Response {
+    metrics
+        .render(PoolUsage::of(&db))
+        .with_content_type("text/plain; version=0.0.4; charset=utf-8")
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_counted_into_cumulative_buckets() {
+        let metrics = Metrics::default();
+        metrics.record_request("/api/tasks", &Method::GET, 200, Duration::from_millis(3));
+        metrics.record_request("/api/tasks", &Method::GET, 200, Duration::from_millis(30));
+        metrics.record_auth_failure("token_expired");
+        metrics.record_auth_failure("not-a-reason");
+
+        let text = metrics.render(PoolUsage {
+            open: 3,
+            idle: 1,
+            max: 10,
+        });
+
+        assert!(text.contains("http_requests_total{route=\"/api/tasks\",method=\"GET\",status=\"200\"} 2\n"));
+        let bucket = |le: &str| {
+            format!(
+                "http_request_duration_seconds_bucket{{route=\"/api/tasks\",method=\"GET\",status=\"200\",le=\"{le}\"}}"
+            )
+        };
+        assert!(text.contains(&format!("{} 0\n", bucket("0.0025"))));
+        assert!(text.contains(&format!("{} 1\n", bucket("0.005"))));
+        assert!(text.contains(&format!("{} 2\n", bucket("0.05"))));
+        assert!(text.contains(&format!("{} 2\n", bucket("+Inf"))));
+        assert!(text.contains("auth_failures_total{reason=\"token_expired\"} 1\n"));
+        assert!(text.contains("auth_failures_total{reason=\"missing_token\"} 0\n"));
+        assert!(text.contains("db_pool_connections{state=\"in_use\"} 2\n"));
+        assert!(text.contains("db_pool_max_connections 10\n"));
+    }
+}
