@@ -65,8 +65,19 @@ pub async fn connect_with_retry(settings: &DatabaseSettings) -> Result<DatabaseC
     let started = Instant::now();
     let target = settings.target.describe();
     let mut delay = FIRST_RETRY_DELAY;
+    // Each attempt is bounded by the connect timeout (the pool would otherwise keep retrying a
+    // refused connection for its whole acquire timeout, hiding the attempts from the log).
+    let probe = DatabaseSettings {
+        acquire_timeout: settings.connect_timeout,
+        max_connections: 1,
+        ..settings.clone()
+    };
     for attempt in 1.. {
-        match connect(settings).await {
+        match connect(&probe).await {
+            Ok(db) if matches!(settings.target, DatabaseTarget::Postgres(_)) => {
+                db.close().await?;
+                return connect(settings).await;
+            }
             Ok(db) => return Ok(db),
             Err(err) if started.elapsed() + delay < settings.startup_timeout => {
                 tracing::warn!(

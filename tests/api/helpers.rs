@@ -12,6 +12,8 @@ use todo_api::app::build_app;
 use todo_api::config::Config;
 use todo_api::{db, telemetry};
 
+use crate::proxy::{Proxy, socket_addr_of, via};
+
 pub const SECRET: &str = "integration-test-secret-0123456789abcdef";
 
 pub struct TestApp {
@@ -28,10 +30,30 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts the app with extra environment variables on top of the test defaults.
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
+    let (database_url, guard) = fresh_database().await;
+    spawn_app_on(database_url, guard, extra).await
+}
+
+/// The URL of the PostgreSQL server the tests run against, when they do.
+pub fn postgres_admin_url() -> Option<String> {
+    std::env::var("TEST_DATABASE_URL").ok().filter(|url| !url.is_empty())
+}
+
+/// Starts the app on a fresh PostgreSQL database reached through a [`Proxy`] the test controls;
+/// also returns the database's direct URL. `None` when the suite runs on SQLite.
+pub async fn spawn_app_behind_proxy(extra: &[(&str, &str)]) -> Option<(TestApp, Proxy, String)> {
+    let admin_url = postgres_admin_url()?;
+    let database = PostgresTestDatabase::create(&admin_url).await;
+    let direct_url = database.url.clone();
+    let proxy = Proxy::start(socket_addr_of(&direct_url), std::time::Duration::ZERO).await;
+    let app = spawn_app_on(via(&direct_url, proxy.addr), Some(database), extra).await;
+    Some((app, proxy, direct_url))
+}
+
+async fn spawn_app_on(database_url: String, guard: Option<PostgresTestDatabase>, extra: &[(&str, &str)]) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
         telemetry::init(todo_api::config::LogFormat::Text);
     }
-    let (database_url, guard) = fresh_database().await;
     let mut vars: HashMap<String, String> = HashMap::from([
         ("BETTER_AUTH_SECRET".into(), SECRET.into()),
         ("DATABASE_URL".into(), database_url),
@@ -67,12 +89,12 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
 
 /// A new, empty database: its URL, and the guard that drops it (PostgreSQL only).
 pub async fn fresh_database() -> (String, Option<PostgresTestDatabase>) {
-    match std::env::var("TEST_DATABASE_URL") {
-        Ok(admin_url) if !admin_url.is_empty() => {
+    match postgres_admin_url() {
+        Some(admin_url) => {
             let database = PostgresTestDatabase::create(&admin_url).await;
             (database.url.clone(), Some(database))
         }
-        _ => ("sqlite::memory:".to_owned(), None),
+        None => ("sqlite::memory:".to_owned(), None),
     }
 }
 
@@ -190,11 +212,11 @@ pub async fn assert_error(resp: Response, status: StatusCode, code: &str) -> Val
 pub struct PostgresTestDatabase {
     admin_url: String,
     name: String,
-    url: String,
+    pub url: String,
 }
 
 impl PostgresTestDatabase {
-    async fn create(admin_url: &str) -> Self {
+    pub async fn create(admin_url: &str) -> Self {
         let mut suffix = [0u8; 8];
         getrandom::fill(&mut suffix).unwrap();
         let name = format!(

@@ -11,4 +11,8 @@ mod helpers;
 mod isolation;
 mod list;
 mod migrations;
+mod observability;
+mod outage;
+mod process;
+mod proxy;
 mod validation;

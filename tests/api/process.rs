@@ -1,0 +1,331 @@
+//! The real binary as a process: graceful shutdown on SIGTERM, start-up against a database that
+//! is down or slow to wake, and logs that never carry a secret.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use sea_orm::{ConnectionTrait, Database, Statement};
+use serde_json::{Value, json};
+
+use crate::helpers::{PostgresTestDatabase, SECRET, now, postgres_admin_url, sign, token_for};
+use crate::proxy::{Proxy, socket_addr_of, via};
+
+/// A running `todo-api` with JSON logs captured from stderr.
+struct ServerProcess {
+    child: Child,
+    address: Option<String>,
+    logs: Arc<Mutex<Vec<String>>>,
+}
+
+impl ServerProcess {
+    fn start(envs: &[(&str, &str)]) -> ServerProcess {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_todo-api"));
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOST", "127.0.0.1")
+            .env("PORT", "0")
+            .env("LOG_FORMAT", "json")
+            .current_dir(std::env::temp_dir())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (key, value) in envs {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("the todo-api binary starts");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        ServerProcess {
+            child,
+            address: None,
+            logs,
+        }
+    }
+
+    /// Waits for the "listening" line and returns `http://host:port`.
+    fn wait_until_listening(&mut self, limit: Duration) -> String {
+        let started = Instant::now();
+        loop {
+            let found = self.logs.lock().unwrap().iter().find_map(|line| {
+                let entry: Value = serde_json::from_str(line).ok()?;
+                (entry["message"] == "listening").then(|| entry["address"].as_str().unwrap().to_owned())
+            });
+            if let Some(address) = found {
+                let url = format!("http://{address}");
+                self.address = Some(url.clone());
+                return url;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("the server exited ({status}) before listening:\n{}", self.logs());
+            }
+            assert!(
+                started.elapsed() < limit,
+                "not listening after {limit:?}:\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    fn wait_for_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                // Let the reader thread drain what is left.
+                std::thread::sleep(Duration::from_millis(50));
+                return status;
+            }
+            if started.elapsed() > limit {
+                let _ = self.child.kill();
+                panic!("still running after {limit:?}:\n{}", self.logs());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn logs(&self) -> String {
+        self.logs.lock().unwrap().join("\n")
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A database for a separate process: a fresh PostgreSQL database, or a temporary SQLite file.
+async fn process_database() -> (String, Option<PostgresTestDatabase>, Option<TempFile>) {
+    match postgres_admin_url() {
+        Some(admin) => {
+            let database = PostgresTestDatabase::create(&admin).await;
+            (database.url.clone(), Some(database), None)
+        }
+        None => {
+            let mut suffix = [0u8; 8];
+            getrandom::fill(&mut suffix).unwrap();
+            let path = std::env::temp_dir().join(format!("todo-test-{}.db", u64::from_le_bytes(suffix)));
+            (format!("sqlite://{}", path.display()), None, Some(TempFile(path)))
+        }
+    }
+}
+
+struct TempFile(std::path::PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
+        }
+    }
+}
+
+#[tokio::test]
+async fn sigterm_mid_burst_finishes_in_flight_requests_loses_no_answered_write_and_exits_0() {
+    let (url, _pg, _file) = process_database().await;
+    let mut server = ServerProcess::start(&[("DATABASE_URL", &url), ("BETTER_AUTH_SECRET", SECRET)]);
+    let base = server.wait_until_listening(Duration::from_secs(20));
+
+    let client = reqwest::Client::new();
+    let token = token_for("burst");
+    let (answered_tx, mut answered_rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut requests = Vec::new();
+    for i in 0..300 {
+        let request = client
+            .post(format!("{base}/api/tasks"))
+            .bearer_auth(&token)
+            .json(&json!({"title": format!("burst {i}")}));
+        let answered_tx = answered_tx.clone();
+        requests.push(tokio::spawn(async move {
+            let outcome = request.send().await.map(|resp| resp.status()).ok();
+            let _ = answered_tx.send(());
+            (format!("burst {i}"), outcome)
+        }));
+    }
+    // SIGTERM once a third of the burst has been answered: the rest is in flight or queued.
+    for _ in 0..100 {
+        answered_rx.recv().await;
+    }
+    server.terminate();
+
+    let mut created = Vec::new();
+    for request in requests {
+        let (title, outcome) = request.await.unwrap();
+        match outcome {
+            Some(StatusCode::CREATED) => created.push(title),
+            Some(other) => panic!("{title}: unexpected {other}"),
+            None => {} // refused after the listener closed: never answered, so never promised
+        }
+    }
+    let status = tokio::task::spawn_blocking(move || {
+        let status = server.wait_for_exit(Duration::from_secs(20));
+        (status, server.logs())
+    })
+    .await
+    .unwrap();
+    assert!(status.0.success(), "exit status {:?}:\n{}", status.0, status.1);
+    assert!(status.1.contains("shutdown signal received"));
+    assert!(created.len() >= 100);
+
+    let db = Database::connect(&url).await.unwrap();
+    let backend = db.get_database_backend();
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            backend,
+            "SELECT title FROM tasks WHERE user_id = 'burst'",
+        ))
+        .await
+        .unwrap();
+    let stored: std::collections::HashSet<String> = rows
+        .iter()
+        .map(|row| row.try_get::<String>("", "title").unwrap())
+        .collect();
+    for title in &created {
+        assert!(stored.contains(title), "{title} was answered 201 but is not stored");
+    }
+    db.close().await.ok();
+}
+
+#[tokio::test]
+async fn start_up_against_an_unreachable_database_retries_then_exits_with_one_clear_line() {
+    let mut server = ServerProcess::start(&[
+        ("DATABASE_URL", "postgres://todo:hunter2-db-password@127.0.0.1:1/todo"),
+        ("DB_STARTUP_TIMEOUT_SECONDS", "2"),
+        ("DB_CONNECT_TIMEOUT_SECONDS", "1"),
+    ]);
+
+    let started = Instant::now();
+    let status = tokio::task::spawn_blocking(move || {
+        let status = server.wait_for_exit(Duration::from_secs(15));
+        (status, server.logs())
+    })
+    .await
+    .unwrap();
+    let (status, logs) = status;
+
+    assert!(!status.success(), "{logs}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(!logs.contains("hunter2"), "the password never appears:\n{logs}");
+    let retries = logs.lines().filter(|l| l.contains("retrying")).count();
+    assert!(retries >= 2, "each attempt is logged:\n{logs}");
+    let last = logs.lines().last().unwrap();
+    assert!(
+        last.starts_with("error: cannot reach the database (PostgreSQL 127.0.0.1:1/todo)"),
+        "{last}"
+    );
+}
+
+#[tokio::test]
+async fn start_up_waits_for_a_database_that_is_slow_to_wake() {
+    let Some(admin) = postgres_admin_url() else { return };
+    let database = PostgresTestDatabase::create(&admin).await;
+    // The first connection is held for 3 s, like a Neon compute resuming; attempts time out at 1 s.
+    let proxy = Proxy::start(socket_addr_of(&database.url), Duration::from_secs(3)).await;
+    let url = via(&database.url, proxy.addr);
+    let mut server = ServerProcess::start(&[("DATABASE_URL", &url), ("DB_CONNECT_TIMEOUT_SECONDS", "1")]);
+
+    let base = tokio::task::spawn_blocking(move || {
+        let base = server.wait_until_listening(Duration::from_secs(20));
+        (base, server)
+    })
+    .await
+    .unwrap();
+    let health = reqwest::get(format!("{}/health", base.0)).await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    assert!(base.1.logs().contains("retrying"));
+}
+
+#[tokio::test]
+async fn logs_carry_the_request_id_and_user_but_never_a_token_secret_or_password() {
+    let (url, pg, _file) = process_database().await;
+    let password = "hunter2-db-password";
+    // Trust authentication ignores the password, so it can be put in the URL harmlessly.
+    let url = match &pg {
+        Some(_) => url.replacen("://postgres@", &format!("://postgres:{password}@"), 1),
+        None => url,
+    };
+    let mut server = ServerProcess::start(&[
+        ("DATABASE_URL", &url),
+        ("BETTER_AUTH_SECRET", SECRET),
+        ("RUST_LOG", "debug"),
+    ]);
+    let base = server.wait_until_listening(Duration::from_secs(20));
+    let client = reqwest::Client::new();
+
+    let valid = token_for("alice");
+    let expired = sign(json!({"sub": "alice", "exp": now() - 600}));
+    let forged = crate::helpers::sign_with(
+        jsonwebtoken::Algorithm::HS256,
+        "wrong-secret",
+        json!({"sub": "x", "exp": now() + 60}),
+    );
+    let ok = client
+        .get(format!("{base}/api/tasks"))
+        .bearer_auth(&valid)
+        .header("x-request-id", "trace-me-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    for token in [&expired, &forged] {
+        client
+            .get(format!("{base}/api/tasks"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+    }
+    client
+        .get(format!("{base}/api/tasks?access_token={valid}"))
+        .send()
+        .await
+        .unwrap();
+    client
+        .post(format!("{base}/api/tasks"))
+        .bearer_auth(&valid)
+        .json(&json!({"title": "logged?"}))
+        .send()
+        .await
+        .unwrap();
+
+    server.terminate();
+    let logs = tokio::task::spawn_blocking(move || {
+        server.wait_for_exit(Duration::from_secs(20));
+        server.logs()
+    })
+    .await
+    .unwrap();
+
+    for secret in [valid.as_str(), expired.as_str(), forged.as_str(), SECRET, password] {
+        assert!(!logs.contains(secret), "a secret leaked into the logs:\n{logs}");
+    }
+    let access_line = logs
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|entry| entry["message"] == "request" && entry["span"]["request_id"] == "trace-me-123")
+        .unwrap_or_else(|| panic!("no access-log line for the request:\n{logs}"));
+    assert_eq!(access_line["method"], "GET");
+    assert_eq!(access_line["route"], "/api/tasks");
+    assert_eq!(access_line["status"], 200);
+    assert_eq!(access_line["user_id"], "alice");
+    assert!(access_line["latency_ms"].as_f64().is_some());
+}
