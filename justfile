@@ -32,3 +32,7 @@ migrate:
 # Print a token for a user, signed with BETTER_AUTH_SECRET
 token user email="":
     cargo run --quiet -- token --user-id {{user}} {{ if email != "" { "--email " + email } else { "" } }}
+
+# Fuzz the running service against its own OpenAPI contract (schemathesis); back end: sqlite or postgres
+fuzz backend="sqlite" seconds="90":
+    FUZZ_SECONDS={{seconds}} bash .ci/fuzz {{backend}}

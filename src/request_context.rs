@@ -61,6 +61,17 @@ pub fn route_template(path: &str) -> &'static str {
     }
 }
 
+/// The methods a route template answers, for the `Allow` header of a 405 (RFC 9110 §15.5.6).
+fn allowed_methods(route: &str) -> Option<&'static str> {
+    match route {
+        "/api/tasks" => Some("GET, POST, OPTIONS"),
+        "/api/tasks/{id}" => Some("GET, PUT, PATCH, DELETE, OPTIONS"),
+        "/api/tasks/{id}/complete" => Some("PATCH, OPTIONS"),
+        "unmatched" => None,
+        _ => Some("GET, OPTIONS"),
+    }
+}
+
 /// A client's id is kept when it is short and made of URL-safe characters; otherwise (and when
 /// there is none) the service makes one, so log lines can never be forged through it.
 fn request_id(req: &Request) -> String {
@@ -158,11 +169,15 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
         .instrument(span)
         .await;
 
+        let method_not_allowed = resp.status() == StatusCode::METHOD_NOT_ALLOWED;
         let headers = resp.headers_mut();
         if let Ok(value) = HeaderValue::from_str(&id) {
             headers.insert(REQUEST_ID_HEADER, value);
         }
         headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+        if method_not_allowed && let Some(allow) = allowed_methods(route) {
+            headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
         if route.starts_with("/api/") {
             // Task data is per user: no shared or browser cache may keep it.
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -1,13 +1,14 @@
 //! Query parameters of `GET /api/tasks`, parsed leniently.
 //!
 //! Real frontends send filters in several dialects and sometimes values we do not know; an
-//! unknown value must never fail the request. [`Lenient`] documents the parameter with the type's
-//! own schema, but turns a value that does not parse into "absent", so the default applies.
+//! unknown value must never fail the request. [`Lenient`] turns a value that does not parse into
+//! "absent", so the default applies, and publishes the parameter as a plain string: any value is
+//! valid input, and the recognised ones are listed in the parameter's description.
 
 use std::borrow::Cow;
 
 use poem_openapi::Enum;
-use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
+use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
 use poem_openapi::types::{ParseFromParameter, ParseResult, Type};
 
 use crate::tasks::{ListOrder, SortField};
@@ -22,15 +23,11 @@ impl<T: Type> Type for Lenient<T> {
     type RawElementValueType = Self;
 
     fn name() -> Cow<'static, str> {
-        T::name()
+        "string".into()
     }
 
     fn schema_ref() -> MetaSchemaRef {
-        T::schema_ref()
-    }
-
-    fn register(registry: &mut Registry) {
-        T::register(registry);
+        MetaSchemaRef::Inline(Box::new(MetaSchema::new("string")))
     }
 
     fn as_raw_value(&self) -> Option<&Self::RawValueType> {

@@ -69,11 +69,13 @@ impl Example for Task {
 #[derive(Debug, Object)]
 #[oai(example)]
 pub struct NewTaskRequest {
-    /// Required; trimmed, then 1 to 200 characters.
-    #[oai(validator(min_length = 1, max_length = 200))]
+    /// Required; trimmed, then 1 to 200 characters; no NUL.
+    #[oai(validator(
+        pattern = r"^[\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\x00](?:[^\x00]{0,198}[^\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\x00])?[\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    ))]
     pub title: String,
-    /// Optional, at most 1000 characters; an empty string is stored as given.
-    #[oai(validator(max_length = 1000))]
+    /// Optional, at most 1000 characters, no NUL; an empty string is stored as given, `null` means none.
+    #[oai(nullable, validator(max_length = 1000, pattern = r"^[^\x00]*$"))]
     pub description: Option<String>,
     /// Defaults to `false`.
     pub completed: Option<bool>,
@@ -103,11 +105,13 @@ impl From<NewTaskRequest> for tasks::NewTask {
 #[derive(Debug, Object)]
 #[oai(example)]
 pub struct TaskUpdateRequest {
-    /// Trimmed, then 1 to 200 characters.
-    #[oai(validator(min_length = 1, max_length = 200))]
+    /// Trimmed, then 1 to 200 characters; no NUL.
+    #[oai(validator(
+        pattern = r"^[\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\x00](?:[^\x00]{0,198}[^\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\x00])?[\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    ))]
     pub title: Option<String>,
-    /// At most 1000 characters; `null` clears the description.
-    #[oai(nullable, validator(max_length = 1000))]
+    /// At most 1000 characters, no NUL; `null` clears the description.
+    #[oai(nullable, validator(max_length = 1000, pattern = r"^[^\x00]*$"))]
     pub description: MaybeUndefined<String>,
     pub completed: Option<bool>,
 }
@@ -224,7 +228,11 @@ impl FromJsonObject for NewTaskRequest {
         };
         let completed = match fields.boolean("completed") {
             Field::Value(completed) => Some(completed),
-            _ => None,
+            Field::Null => {
+                fields.issue("completed", "bool_type", "Must be true or false; omit it for false.");
+                None
+            }
+            Field::Absent | Field::Invalid => None,
         };
         Some(NewTaskRequest {
             title: title?,
@@ -282,5 +290,74 @@ impl FromJsonObject for CompletionRequest {
             Field::Absent | Field::Invalid => None,
         };
         Some(CompletionRequest { completed })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use poem_openapi::registry::{MetaSchemaRef, Registry};
+    use poem_openapi::types::Type;
+
+    /// The title rule as a JSON Schema pattern, for clients and contract fuzzers: at most 200
+    /// characters once the white space `str::trim` removes is gone, at least one other character,
+    /// no NUL. The `validator(pattern)` attributes of the request objects repeat it literally (they take no
+    /// constants); these tests keep them equal to this constant and to `read_title`.
+    const TITLE_PATTERN: &str = r"^[\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\x00](?:[^\x00]{0,198}[^\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\x00])?[\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$";
+
+    /// No NUL anywhere: PostgreSQL cannot store it, so it is refused on both back ends.
+    const DESCRIPTION_PATTERN: &str = r"^[^\x00]*$";
+
+    fn property_pattern<T: Type>(name: &str, property: &str) -> Option<String> {
+        let mut registry = Registry::new();
+        T::register(&mut registry);
+        let schema = &registry.schemas[name];
+        let (_, MetaSchemaRef::Inline(field)) = schema.properties.iter().find(|(key, _)| *key == property)? else {
+            return None;
+        };
+        field.pattern.clone()
+    }
+
+    #[test]
+    fn the_published_patterns_are_the_constants() {
+        for object in ["NewTaskRequest", "TaskUpdateRequest"] {
+            let pattern = |property| match object {
+                "NewTaskRequest" => property_pattern::<NewTaskRequest>(object, property),
+                _ => property_pattern::<TaskUpdateRequest>(object, property),
+            };
+            assert_eq!(pattern("title").as_deref(), Some(TITLE_PATTERN), "{object}.title");
+            assert_eq!(
+                pattern("description").as_deref(),
+                Some(DESCRIPTION_PATTERN),
+                "{object}.description"
+            );
+        }
+    }
+
+    #[test]
+    fn the_title_pattern_accepts_exactly_what_the_title_rule_accepts() {
+        let pattern = regex::Regex::new(TITLE_PATTERN).unwrap();
+        let samples = [
+            "a".to_owned(),
+            " a ".to_owned(),
+            "\t".to_owned(),
+            "   ".to_owned(),
+            String::new(),
+            "a\u{0}b".to_owned(),
+            "\u{3000}x\u{3000}".to_owned(),
+            "\u{85}".to_owned(),
+            "\u{feff}".to_owned(),
+            "x".repeat(200),
+            "x".repeat(201),
+            format!("  {}  ", "é".repeat(200)),
+            format!("a{}b", " ".repeat(198)),
+            format!("a{}b", " ".repeat(199)),
+            "line\nbreak".to_owned(),
+        ];
+        for sample in samples {
+            let rule = sample.trim();
+            let accepted = !rule.is_empty() && rule.chars().count() <= MAX_TITLE_CHARS && !sample.contains('\0');
+            assert_eq!(pattern.is_match(&sample), accepted, "{sample:?}");
+        }
     }
 }

@@ -147,19 +147,19 @@ impl TasksApi {
     async fn list_tasks(
         &self,
         auth: BearerAuth,
-        /// `true`/`false`; `completed`, `pending` and `all` are understood too.
+        /// `true` or `false`; `completed`, `pending` and `all` are understood too. Other values are ignored.
         completed: Query<Lenient<CompletedFilter>>,
-        /// `all`, `pending` (alias `active`, `incomplete`) or `completed` (alias `done`). `completed` wins when both are given.
+        /// `all`, `pending` (alias `active`, `incomplete`) or `completed` (alias `done`). `completed` wins when both are given. Other values are ignored.
         status: Query<Lenient<StatusFilter>>,
         /// Case-insensitive text to find in the title or the description.
         search: Query<Option<String>>,
-        /// Sort column; default `created_at`.
+        /// `created_at` (default), `updated_at`, `title` or `id`.
         sort: Query<Lenient<SortParam>>,
-        /// Sort direction; default `desc`.
+        /// `asc` or `desc` (default).
         order: Query<Lenient<OrderParam>>,
-        /// Page size, 1 to 1000; default: every task.
+        /// Page size, 1 to 1000; default (and for any other value): every task.
         limit: Query<Lenient<PageLimit>>,
-        /// Tasks to skip; default 0.
+        /// Tasks to skip, 0 or more; default 0.
         offset: Query<Lenient<u64>>,
     ) -> ListTasksResponse {
         let query = TaskListQuery {

@@ -30,8 +30,16 @@ async fn an_unsupported_method_is_a_json_405() {
         (Method::GET, "/api/tasks/1/complete"),
         (Method::POST, "/health"),
     ];
-    for (method, path) in attempts {
+    let allowed = [
+        "GET, POST, OPTIONS",
+        "GET, POST, OPTIONS",
+        "GET, PUT, PATCH, DELETE, OPTIONS",
+        "PATCH, OPTIONS",
+        "GET, OPTIONS",
+    ];
+    for ((method, path), allow) in attempts.into_iter().zip(allowed) {
         let resp = app.as_user("alice", method.clone(), path).send().await.unwrap();
+        assert_eq!(resp.headers()["allow"], allow, "{method} {path}");
         assert_error(resp, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
     }
 }
