@@ -7,7 +7,7 @@ use poem::{Endpoint, EndpointExt, Route, get};
 use sea_orm::DatabaseConnection;
 
 use crate::api::{ApiService, openapi_service};
-use crate::auth::JwtVerifier;
+use crate::auth::TokenVerifier;
 use crate::config::Config;
 use crate::cors::Cors;
 use crate::error::{ApiError, render_error};
@@ -19,9 +19,13 @@ use crate::request_context::Observe;
 /// (unless `METRICS_ADDR` moves it to a listener of its own), and the layers every request goes
 /// through, outermost first: request id + access log + metrics + security headers, CORS,
 /// trailing slashes, header limit, timeout, JSON errors, panic catcher, body limit.
-pub fn build_app(db: DatabaseConnection, config: &Config, metrics: Arc<Metrics>) -> impl Endpoint + 'static {
-    let api = openapi_service(db.clone());
-    let verifier = Arc::new(JwtVerifier::new(&config.auth));
+pub fn build_app(
+    db: DatabaseConnection,
+    config: &Config,
+    verifier: Arc<TokenVerifier>,
+    metrics: Arc<Metrics>,
+) -> impl Endpoint + 'static {
+    let api = openapi_service(db.clone(), verifier.clone());
     let request_timeout = config.request_timeout;
 
     let mut routes = Route::new()
@@ -69,5 +73,5 @@ pub fn openapi_json() -> String {
 }
 
 fn spec_service() -> ApiService {
-    openapi_service(DatabaseConnection::default())
+    openapi_service(DatabaseConnection::default(), Arc::new(TokenVerifier::disabled()))
 }

@@ -93,11 +93,26 @@ pub struct DatabaseSettings {
     pub startup_timeout: Duration,
 }
 
+/// Where Better Auth publishes its public keys, and how they are fetched.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JwksSettings {
+    /// `BETTER_AUTH_JWKS_URL`, or `BETTER_AUTH_URL` + `/api/auth/jwks`.
+    pub url: String,
+    /// The `iss` JWKS tokens must carry: `JWT_ISSUER`, else the origin of `BETTER_AUTH_URL`.
+    pub issuer: Option<String>,
+    /// An unknown `kid` triggers at most one fetch per this interval.
+    pub min_refresh_interval: Duration,
+    /// The key set is refreshed in the background this often.
+    pub refresh_every: Duration,
+    pub fetch_timeout: Duration,
+}
+
 /// How bearer tokens are verified.
 #[derive(Clone, Debug)]
 pub struct AuthSettings {
-    /// The shared HMAC secret (`BETTER_AUTH_SECRET`), or a random one in development mode.
-    pub secret: Secret,
+    /// The shared HMAC secret (`BETTER_AUTH_SECRET`), a random one in development mode, or none
+    /// when only a JWKS is configured.
+    pub secret: Option<Secret>,
     /// True when `secret` was generated for this process because none was configured.
     pub secret_is_ephemeral: bool,
     /// The allow-list of JWT algorithms; anything else, `none` included, is rejected.
@@ -106,6 +121,8 @@ pub struct AuthSettings {
     pub leeway_seconds: u64,
     pub issuer: Option<String>,
     pub audience: Option<String>,
+    /// Better Auth's JWKS, for the tokens of its `jwt()` plugin.
+    pub jwks: Option<JwksSettings>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -196,24 +213,43 @@ impl Config {
             startup_timeout: seconds("DB_STARTUP_TIMEOUT_SECONDS", 60)?,
         };
 
+        let issuer = var("JWT_ISSUER");
+        let jwks = match (var("BETTER_AUTH_JWKS_URL"), var("BETTER_AUTH_URL")) {
+            (None, None) => None,
+            (explicit, base) => {
+                let url = match explicit {
+                    Some(url) => http_url("BETTER_AUTH_JWKS_URL", url)?,
+                    None => JwksSettings::url_under(&http_url("BETTER_AUTH_URL", base.clone().unwrap_or_default())?),
+                };
+                Some(JwksSettings {
+                    url,
+                    issuer: issuer.clone().or_else(|| base.as_deref().map(origin_of)),
+                    min_refresh_interval: seconds("JWKS_MIN_REFRESH_SECONDS", 5)?,
+                    refresh_every: seconds("JWKS_REFRESH_SECONDS", 600)?.max(Duration::from_secs(1)),
+                    fetch_timeout: seconds("JWKS_FETCH_TIMEOUT_SECONDS", 5)?,
+                })
+            }
+        };
         let (secret, secret_is_ephemeral) = match var("BETTER_AUTH_SECRET") {
-            Some(secret) => (Secret::new(secret), false),
+            Some(secret) => (Some(Secret::new(secret)), false),
+            None if jwks.is_some() => (None, false),
             None if environment == Environment::Production => {
                 return Err(invalid(
                     "BETTER_AUTH_SECRET",
-                    "is not set; with APP_ENV=production the server refuses to start without \
-                     the secret Better Auth signs tokens with",
+                    "is not set (nor BETTER_AUTH_URL / BETTER_AUTH_JWKS_URL); with APP_ENV=production the \
+                     server refuses to start without a way to verify Better Auth tokens",
                 ));
             }
-            None => (Secret::new(random_secret()), true),
+            None => (Some(Secret::new(random_secret())), true),
         };
         let auth = AuthSettings {
             secret,
             secret_is_ephemeral,
             algorithms: parse_algorithms(var("JWT_ALGORITHMS").as_deref().unwrap_or("HS256,HS384,HS512"))?,
             leeway_seconds: parse_or("JWT_LEEWAY_SECONDS", var("JWT_LEEWAY_SECONDS"), 30u64)?,
-            issuer: var("JWT_ISSUER"),
+            issuer,
             audience: var("JWT_AUDIENCE"),
+            jwks,
         };
 
         let cors_origins = var("CORS_ORIGINS")
@@ -268,6 +304,27 @@ fn parse_or<T: std::str::FromStr>(name: &'static str, value: Option<String>, def
         Some(raw) => raw
             .parse()
             .map_err(|_| invalid(name, format!("{raw:?} is not a valid number"))),
+    }
+}
+
+/// An `http://` or `https://` URL, or an error naming the variable.
+fn http_url(name: &'static str, url: String) -> Result<String, ConfigError> {
+    let lower = url.to_ascii_lowercase();
+    if (lower.starts_with("https://") || lower.starts_with("http://")) && url.len() > "http://".len() {
+        Ok(url)
+    } else {
+        Err(invalid(name, format!("{url:?} is not an http:// or https:// URL")))
+    }
+}
+
+/// `https://app.example.com/some/path` -> `https://app.example.com`.
+fn origin_of(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+            format!("{scheme}://{authority}")
+        }
+        None => url.trim_end_matches('/').to_owned(),
     }
 }
 
@@ -342,7 +399,8 @@ mod tests {
         assert_eq!((config.host.to_string().as_str(), config.port), ("127.0.0.1", 8000));
         assert_eq!(config.database.target, DatabaseTarget::Sqlite("todo.db".into()));
         assert!(config.auth.secret_is_ephemeral);
-        assert_eq!(config.auth.secret.expose().len(), 64);
+        assert_eq!(config.auth.secret.as_ref().unwrap().expose().len(), 64);
+        assert_eq!(config.auth.jwks, None);
         assert_eq!(
             config.auth.algorithms,
             vec![Algorithm::HS256, Algorithm::HS384, Algorithm::HS512]
@@ -386,6 +444,60 @@ mod tests {
         let err = config_from(&[("APP_ENV", "production")]).unwrap_err();
         assert_eq!(err.variable, "BETTER_AUTH_SECRET");
         assert!(err.to_string().starts_with("BETTER_AUTH_SECRET: is not set"));
+    }
+
+    #[test]
+    fn better_auth_url_derives_the_jwks_url_and_the_issuer() {
+        let config = config_from(&[("BETTER_AUTH_URL", "https://app.example.com/")]).unwrap();
+        let jwks = config.auth.jwks.unwrap();
+        assert_eq!(jwks.url, "https://app.example.com/api/auth/jwks");
+        assert_eq!(jwks.issuer.as_deref(), Some("https://app.example.com"));
+        assert_eq!(config.auth.secret, None, "a JWKS alone is a complete configuration");
+        assert!(!config.auth.secret_is_ephemeral);
+
+        let config = config_from(&[("BETTER_AUTH_URL", "http://localhost:3000/api/auth")]).unwrap();
+        assert_eq!(config.auth.jwks.unwrap().url, "http://localhost:3000/api/auth/jwks");
+    }
+
+    #[test]
+    fn an_explicit_jwks_url_and_issuer_win_and_the_secret_keeps_working_beside_them() {
+        let config = config_from(&[
+            ("BETTER_AUTH_JWKS_URL", "https://auth.example.com/keys"),
+            ("BETTER_AUTH_URL", "https://app.example.com"),
+            ("JWT_ISSUER", "https://issuer.example.com"),
+            ("BETTER_AUTH_SECRET", "s3cret"),
+        ])
+        .unwrap();
+        let jwks = config.auth.jwks.unwrap();
+        assert_eq!(jwks.url, "https://auth.example.com/keys");
+        assert_eq!(jwks.issuer.as_deref(), Some("https://issuer.example.com"));
+        assert_eq!(config.auth.secret, Some(Secret::new("s3cret")));
+
+        let only_jwks_url = config_from(&[("BETTER_AUTH_JWKS_URL", "https://auth.example.com/keys")]).unwrap();
+        assert_eq!(only_jwks_url.auth.jwks.unwrap().issuer, None, "no issuer to derive");
+    }
+
+    #[test]
+    fn production_accepts_a_jwks_alone_and_refuses_bad_urls() {
+        assert!(
+            config_from(&[
+                ("APP_ENV", "production"),
+                ("BETTER_AUTH_URL", "https://app.example.com")
+            ])
+            .is_ok()
+        );
+        assert_eq!(
+            config_from(&[("BETTER_AUTH_URL", "app.example.com")])
+                .unwrap_err()
+                .variable,
+            "BETTER_AUTH_URL"
+        );
+        assert_eq!(
+            config_from(&[("BETTER_AUTH_JWKS_URL", "ftp://x/keys")])
+                .unwrap_err()
+                .variable,
+            "BETTER_AUTH_JWKS_URL"
+        );
     }
 
     #[test]

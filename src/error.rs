@@ -105,6 +105,9 @@ pub enum ApiError {
     /// The cause was logged where the error was created.
     #[error("database unavailable")]
     DatabaseUnavailable,
+    /// Better Auth's key set has never been fetched, so its tokens cannot be checked yet.
+    #[error("auth unavailable")]
+    AuthUnavailable,
     /// The cause was logged where the error was created.
     #[error("internal error")]
     Internal,
@@ -128,7 +131,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::RequestTimeout => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::DatabaseUnavailable | ApiError::AuthUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -174,6 +177,10 @@ impl ApiError {
             ApiError::DatabaseUnavailable => fixed(
                 "database_unavailable",
                 "The database is unavailable right now; please retry shortly.",
+            ),
+            ApiError::AuthUnavailable => fixed(
+                "auth_unavailable",
+                "Your sign-in cannot be checked right now (the authentication service's keys are unreachable); please retry shortly.",
             ),
             ApiError::Internal => fixed("internal_error", "Something went wrong on our side."),
         }

@@ -62,21 +62,17 @@ async fn main() -> ExitCode {
             user_id,
             email,
             lifetime,
-        } => {
-            if config.auth.secret_is_ephemeral {
-                Err(
-                    "BETTER_AUTH_SECRET is not set: a token signed with a throwaway secret would be \
-                     refused by every server. Set it (or put it in .env) and run again."
-                        .to_owned(),
-                )
-            } else {
-                println!(
-                    "{}",
-                    auth::mint_token(&config.auth.secret, &user_id, email.as_deref(), lifetime)
-                );
+        } => match &config.auth.secret {
+            Some(secret) if !config.auth.secret_is_ephemeral => {
+                println!("{}", auth::mint_token(secret, &user_id, email.as_deref(), lifetime));
                 Ok(())
             }
-        }
+            _ => Err(
+                "BETTER_AUTH_SECRET is not set: a token signed with a throwaway secret would be \
+                      refused by every server. Set it (or put it in .env) and run again."
+                    .to_owned(),
+            ),
+        },
         Command::Spec { .. } | Command::Help | Command::Version => unreachable!("handled above"),
     };
     match outcome {

@@ -7,7 +7,7 @@ use sea_orm::DatabaseConnection;
 use std::sync::Arc;
 
 use crate::app::{build_app, metrics_app};
-use crate::auth::{DEMO_USER_EMAIL, DEMO_USER_ID, mint_token};
+use crate::auth::{DEMO_USER_EMAIL, DEMO_USER_ID, TokenVerifier, mint_token};
 use crate::config::{Config, Environment};
 use crate::db;
 use crate::metrics::Metrics;
@@ -66,6 +66,26 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         announce_development_mode(&config, &local);
     }
 
+    let verifier = Arc::new(TokenVerifier::new(&config.auth));
+    if let Some(jwks) = verifier.jwks() {
+        tracing::info!(url = %jwks.url(), "accepting Better Auth JWKS tokens");
+        // The first fetch must not hold up the start: Better Auth may start after us.
+        let refresher = verifier.clone();
+        let every = config
+            .auth
+            .jwks
+            .as_ref()
+            .map(|jwks| jwks.refresh_every)
+            .unwrap_or_default();
+        tokio::spawn(async move {
+            loop {
+                if let Some(jwks) = refresher.jwks() {
+                    jwks.refresh().await;
+                }
+                tokio::time::sleep(every).await;
+            }
+        });
+    }
     let metrics = Arc::new(Metrics::default());
     if let Some(metrics_addr) = config.metrics_addr {
         let acceptor = TcpListener::bind(metrics_addr.to_string())
@@ -80,7 +100,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         tokio::spawn(Server::new_with_acceptor(acceptor).run(app));
     }
 
-    let app = build_app(db.clone(), &config, metrics);
+    let app = build_app(db.clone(), &config, verifier, metrics);
     let result = Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(app, shutdown_signal(), Some(config.shutdown_grace))
         .await;
@@ -99,12 +119,10 @@ fn announce_development_mode(config: &Config, address: &str) {
          that lives only as long as this process. Set BETTER_AUTH_SECRET to the secret of your Better \
          Auth app to accept its tokens; with APP_ENV=production the server refuses to start without it."
     );
-    let token = mint_token(
-        &config.auth.secret,
-        DEMO_USER_ID,
-        Some(DEMO_USER_EMAIL),
-        chrono::Duration::days(7),
-    );
+    let Some(secret) = &config.auth.secret else {
+        return;
+    };
+    let token = mint_token(secret, DEMO_USER_ID, Some(DEMO_USER_EMAIL), chrono::Duration::days(7));
     eprintln!(
         "\nDevelopment token for user `{DEMO_USER_ID}` (valid 7 days, until this process stops):\n\n\
          {token}\n\n\

@@ -1,11 +1,14 @@
 //! `/health` and `/api/health`: liveness plus a database round trip, without a token.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use poem_openapi::payload::Json;
 use poem_openapi::types::Example;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 use sea_orm::DatabaseConnection;
+
+use crate::auth::TokenVerifier;
 
 /// How long the database may take to answer before the service reports it unavailable.
 const DATABASE_PING_TIMEOUT: Duration = Duration::from_secs(2);
@@ -24,6 +27,10 @@ pub struct HealthReport {
     pub status: String,
     /// `ok` or `unavailable`.
     pub database: String,
+    /// Present when Better Auth's JWKS is configured: `ok`, `stale` (the last refresh failed;
+    /// cached keys keep serving) or `unavailable` (never fetched: its tokens answer 503).
+    #[oai(skip_serializing_if_is_none)]
+    pub jwks: Option<String>,
     /// Present when unhealthy: what is wrong, as a sentence (same as `message`).
     #[oai(skip_serializing_if_is_none)]
     pub detail: Option<String>,
@@ -46,6 +53,7 @@ impl HealthReport {
         HealthReport {
             status: "ok".into(),
             database: "ok".into(),
+            jwks: None,
             detail: None,
             message: None,
             code: None,
@@ -57,6 +65,7 @@ impl HealthReport {
         HealthReport {
             status: "unavailable".into(),
             database: "unavailable".into(),
+            jwks: None,
             detail: Some(sentence.clone()),
             message: Some(sentence),
             code: Some("database_unavailable".into()),
@@ -76,20 +85,34 @@ pub enum HealthResponse {
 
 pub struct HealthApi {
     pub db: DatabaseConnection,
+    pub verifier: Arc<TokenVerifier>,
 }
 
 impl HealthApi {
     async fn check(&self) -> HealthResponse {
-        match tokio::time::timeout(DATABASE_PING_TIMEOUT, self.db.ping()).await {
-            Ok(Ok(())) => HealthResponse::Ok(Json(HealthReport::healthy())),
+        let jwks = self.verifier.jwks().map(|jwks| jwks.status().as_str().to_owned());
+        let database_answers = match tokio::time::timeout(DATABASE_PING_TIMEOUT, self.db.ping()).await {
+            Ok(Ok(())) => true,
             Ok(Err(err)) => {
                 tracing::warn!(error = %err, "health check: database ping failed");
-                HealthResponse::Unavailable(Json(HealthReport::unavailable()))
+                false
             }
             Err(_) => {
                 tracing::warn!("health check: database ping timed out");
-                HealthResponse::Unavailable(Json(HealthReport::unavailable()))
+                false
             }
+        };
+        // The key source is reported, not judged: cached or HMAC tokens keep working without it.
+        if database_answers {
+            HealthResponse::Ok(Json(HealthReport {
+                jwks,
+                ..HealthReport::healthy()
+            }))
+        } else {
+            HealthResponse::Unavailable(Json(HealthReport {
+                jwks,
+                ..HealthReport::unavailable()
+            }))
         }
     }
 }

@@ -8,8 +8,12 @@ mod task_objects;
 pub mod tasks;
 mod timestamp;
 
+use std::sync::Arc;
+
 use poem_openapi::OpenApiService;
 use sea_orm::DatabaseConnection;
+
+use crate::auth::TokenVerifier;
 
 pub use health::HealthApi;
 pub use root::RootApi;
@@ -18,9 +22,9 @@ pub use tasks::TasksApi;
 pub type ApiService = OpenApiService<(TasksApi, HealthApi, RootApi), ()>;
 
 /// The OpenAPI service: the operations, and the document and Swagger UI generated from them.
-pub fn openapi_service(db: DatabaseConnection) -> ApiService {
+pub fn openapi_service(db: DatabaseConnection, verifier: Arc<TokenVerifier>) -> ApiService {
     OpenApiService::new(
-        (TasksApi { db: db.clone() }, HealthApi { db }, RootApi),
+        (TasksApi { db: db.clone() }, HealthApi { db, verifier }, RootApi),
         "Todo API",
         env!("CARGO_PKG_VERSION"),
     )

@@ -38,7 +38,7 @@ pub enum ListTasksResponse {
     /// No valid bearer token.
     #[oai(status = 401)]
     Unauthorized(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
-    /// The database is unavailable; retry later.
+    /// The database (or Better Auth's key set, `auth_unavailable`) is unavailable; retry later.
     #[oai(status = 503)]
     ServiceUnavailable(Json<ErrorBody>),
     /// Another client error, e.g. 413 for a request body over 64 KiB.
@@ -59,7 +59,7 @@ pub enum CreateTaskResponse {
     /// The body is not valid JSON or breaks a rule; `errors` lists every failing field.
     #[oai(status = 422)]
     UnprocessableEntity(Json<ErrorBody>),
-    /// The database is unavailable; nothing was stored.
+    /// The database (or Better Auth's key set, `auth_unavailable`) is unavailable; nothing was stored.
     #[oai(status = 503)]
     ServiceUnavailable(Json<ErrorBody>),
     /// Another client error: 413 for a body over 64 KiB, 415 for a body that is not JSON.
@@ -81,7 +81,7 @@ pub enum TaskResponse {
     /// The caller has no task with this id (it does not exist, or it is another user's).
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
-    /// The database is unavailable; nothing was changed.
+    /// The database (or Better Auth's key set, `auth_unavailable`) is unavailable; nothing was changed.
     #[oai(status = 503)]
     ServiceUnavailable(Json<ErrorBody>),
     /// Another client error, e.g. 413 for a request body over 64 KiB.
@@ -106,7 +106,7 @@ pub enum TaskChangeResponse {
     /// The body is not valid JSON or breaks a rule; `errors` lists every failing field.
     #[oai(status = 422)]
     UnprocessableEntity(Json<ErrorBody>),
-    /// The database is unavailable; nothing was changed.
+    /// The database (or Better Auth's key set, `auth_unavailable`) is unavailable; nothing was changed.
     #[oai(status = 503)]
     ServiceUnavailable(Json<ErrorBody>),
     /// Another client error: 413 for a body over 64 KiB, 415 for a body that is not JSON.
@@ -127,7 +127,7 @@ pub enum DeleteTaskResponse {
     /// The caller has no task with this id (it does not exist, or it is another user's).
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
-    /// The database is unavailable; nothing was deleted.
+    /// The database (or Better Auth's key set, `auth_unavailable`) is unavailable; nothing was deleted.
     #[oai(status = 503)]
     ServiceUnavailable(Json<ErrorBody>),
     /// Another client error, e.g. 413 for a request body over 64 KiB.

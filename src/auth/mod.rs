@@ -1,22 +1,31 @@
 //! Who is calling: bearer-token verification and the identity it yields.
 //!
-//! The only way to obtain an [`AuthUser`] is a successful [`JwtVerifier::verify`]: its fields are
+//! The only way to obtain an [`AuthUser`] is a successful [`TokenVerifier::verify`]: its fields are
 //! private to this module and it has no public constructor. Operations take [`BearerAuth`] as their
 //! first parameter and task queries take `&AuthUser`, so no code path reaches a task without a
 //! verified identity.
+//!
+//! Two kinds of token are accepted, each only on its own path (no algorithm confusion):
+//! HS256/384/512 signed with `BETTER_AUTH_SECRET` ([`hmac`]), and the asymmetric tokens of Better
+//! Auth's `jwt()` plugin, checked against its JWKS ([`jwks`]).
 
+mod claims;
+mod hmac;
+pub mod jwks;
 mod token;
-mod verifier;
 
 pub use token::{DEMO_USER_EMAIL, DEMO_USER_ID, mint_token};
-pub use verifier::JwtVerifier;
 
 use std::sync::Arc;
 
 use poem::Request;
 use poem_openapi::{SecurityScheme, auth::Bearer};
 
-use crate::error::ApiError;
+use self::claims::RawHeader;
+use self::hmac::HmacVerifier;
+use self::jwks::JwksVerifier;
+use crate::config::AuthSettings;
+use crate::error::{ApiError, AuthRejection};
 use crate::request_context::RequestContext;
 
 /// The caller, as proven by a verified token.
@@ -37,10 +46,79 @@ impl AuthUser {
     }
 }
 
-/// A JWT from Better Auth in `Authorization: Bearer <token>`. HS256/HS384/HS512 tokens are
-/// verified with `BETTER_AUTH_SECRET`; `exp` is required. The user id is read from `sub` (or
-/// `user_id`, `userId`, `id`, `user.id`). In development mode the server prints a ready-to-paste
-/// token at start-up, and `todo-api token` mints one.
+/// Why a token was not accepted.
+#[derive(Debug, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// The token is not acceptable: 401.
+    Rejected(AuthRejection),
+    /// The token cannot be checked right now (Better Auth's key set was never fetched): 503.
+    Unavailable,
+}
+
+impl From<AuthRejection> for AuthFailure {
+    fn from(rejection: AuthRejection) -> Self {
+        AuthFailure::Rejected(rejection)
+    }
+}
+
+/// Routes each token to the one verifier its algorithm belongs to.
+pub struct TokenVerifier {
+    hmac: Option<HmacVerifier>,
+    jwks: Option<JwksVerifier>,
+}
+
+impl TokenVerifier {
+    pub fn new(settings: &AuthSettings) -> Self {
+        Self {
+            hmac: settings
+                .secret
+                .as_ref()
+                .map(|secret| HmacVerifier::new(secret, settings)),
+            jwks: settings
+                .jwks
+                .clone()
+                .map(|jwks| JwksVerifier::new(jwks, settings.leeway_seconds, settings.audience.clone())),
+        }
+    }
+
+    /// A verifier that accepts nothing: for generating the OpenAPI document.
+    pub fn disabled() -> Self {
+        Self { hmac: None, jwks: None }
+    }
+
+    /// The JWKS path, when one is configured.
+    pub fn jwks(&self) -> Option<&JwksVerifier> {
+        self.jwks.as_ref()
+    }
+
+    pub async fn verify(&self, token: &str) -> Result<AuthUser, AuthFailure> {
+        use AuthRejection::InvalidToken;
+        let header = RawHeader::parse(token)?;
+        if header.names_its_own_key {
+            return Err(InvalidToken("it names its own key (`jku`, `x5u` or `jwk`), which is never trusted").into());
+        }
+        match header.alg.as_str() {
+            "HS256" | "HS384" | "HS512" => match &self.hmac {
+                Some(hmac) => Ok(hmac.verify(token)?),
+                None => Err(InvalidToken("HMAC-signed tokens are not accepted (no BETTER_AUTH_SECRET)").into()),
+            },
+            "none" | "None" | "NONE" => Err(InvalidToken("unsigned tokens (`alg: none`) are never accepted").into()),
+            "ES512" => Err(InvalidToken("ES512 tokens are not supported; use EdDSA, ES256, ES384, RS* or PS*").into()),
+            "EdDSA" | "ES256" | "ES384" | "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" => match &self.jwks
+            {
+                Some(jwks) => jwks.verify(token, &header).await,
+                None => Err(InvalidToken("asymmetric tokens are not accepted (no Better Auth JWKS configured)").into()),
+            },
+            _ => Err(InvalidToken("its signing algorithm is not accepted").into()),
+        }
+    }
+}
+
+/// A JWT from Better Auth in `Authorization: Bearer <token>`: HS256/HS384/HS512 verified with
+/// `BETTER_AUTH_SECRET`, or EdDSA/ES256/ES384/RS*/PS* (Better Auth's `jwt()` plugin) verified
+/// against its JWKS. `exp` is required. The user id is read from `sub` (or `user_id`, `userId`,
+/// `id`, `user.id`). In development mode the server prints a ready-to-paste token at start-up,
+/// and `todo-api token` mints one.
 #[derive(SecurityScheme)]
 #[oai(ty = "bearer", bearer_format = "JWT", checker = "verify_bearer")]
 pub struct BearerAuth(AuthUser);
@@ -53,17 +131,17 @@ impl BearerAuth {
 
 async fn verify_bearer(req: &Request, bearer: Bearer) -> poem::Result<AuthUser> {
     let verifier = req
-        .data::<Arc<JwtVerifier>>()
-        .expect("build_app registers the JwtVerifier");
+        .data::<Arc<TokenVerifier>>()
+        .expect("build_app registers the TokenVerifier");
     let context = req.extensions().get::<Arc<RequestContext>>();
-    match verifier.verify(&bearer.token) {
+    match verifier.verify(&bearer.token).await {
         Ok(user) => {
             if let Some(context) = context {
                 context.set_user(user.id());
             }
             Ok(user)
         }
-        Err(rejection) => {
+        Err(AuthFailure::Rejected(rejection)) => {
             // The reason is logged, the token never is.
             tracing::debug!(?rejection, "rejected bearer token");
             let error = ApiError::Unauthorized(rejection);
@@ -72,5 +150,6 @@ async fn verify_bearer(req: &Request, bearer: Bearer) -> poem::Result<AuthUser> 
             }
             Err(error.into())
         }
+        Err(AuthFailure::Unavailable) => Err(ApiError::AuthUnavailable.into()),
     }
 }

@@ -69,19 +69,18 @@ async fn spawn_app_on(database_url: String, guard: Option<PostgresTestDatabase>,
         .await
         .expect("bind a port");
     let port = acceptor.local_addr()[0].as_socket_addr().expect("a TCP address").port();
+    let verifier = std::sync::Arc::new(todo_api::auth::TokenVerifier::new(&config.auth));
     let app = build_app(
         db.clone(),
         &config,
+        verifier,
         std::sync::Arc::new(todo_api::metrics::Metrics::default()),
     );
     tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(app));
 
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
-        client: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("an HTTP client"),
+        client: http_client(),
         db,
         _database: guard,
     }
@@ -343,4 +342,14 @@ impl TestApp {
     pub async fn send_json(&self, user: &str, method: Method, path: &str, body: Value) -> Response {
         self.as_user(user, method, path).json(&body).send().await.unwrap()
     }
+}
+
+/// The tests' HTTP client. It shares the app's rustls build, which has no default crypto
+/// provider: the ring one is installed first. Redirects are not followed, so tests see them.
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("an HTTP client")
 }

@@ -1,6 +1,7 @@
 //! Black-box tests of the whole service over HTTP: one binary, one module per capability.
 
 mod auth;
+mod better_auth;
 mod complete;
 mod contract;
 mod cors;
@@ -9,6 +10,8 @@ mod errors;
 mod health;
 mod helpers;
 mod isolation;
+mod jwks;
+mod keys;
 mod list;
 mod migrations;
 mod observability;

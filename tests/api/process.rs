@@ -145,7 +145,7 @@ async fn sigterm_mid_burst_finishes_in_flight_requests_loses_no_answered_write_a
     let mut server = ServerProcess::start(&[("DATABASE_URL", &url), ("BETTER_AUTH_SECRET", SECRET)]);
     let base = server.wait_until_listening(Duration::from_secs(20));
 
-    let client = reqwest::Client::new();
+    let client = crate::helpers::http_client();
     let token = token_for("burst");
     let (answered_tx, mut answered_rx) = tokio::sync::mpsc::unbounded_channel();
     let mut requests = Vec::new();
@@ -249,7 +249,11 @@ async fn start_up_waits_for_a_database_that_is_slow_to_wake() {
     })
     .await
     .unwrap();
-    let health = reqwest::get(format!("{}/health", base.0)).await.unwrap();
+    let health = crate::helpers::http_client()
+        .get(format!("{}/health", base.0))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(health.status(), StatusCode::OK);
     assert!(base.1.logs().contains("retrying"));
 }
@@ -269,7 +273,7 @@ async fn logs_carry_the_request_id_and_user_but_never_a_token_secret_or_password
         ("RUST_LOG", "debug"),
     ]);
     let base = server.wait_until_listening(Duration::from_secs(20));
-    let client = reqwest::Client::new();
+    let client = crate::helpers::http_client();
 
     let valid = token_for("alice");
     let expired = sign(json!({"sub": "alice", "exp": now() - 600}));
