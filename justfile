@@ -36,3 +36,7 @@ token user email="":
 # Fuzz the running service against its own OpenAPI contract (schemathesis); back end: sqlite or postgres
 fuzz backend="sqlite" seconds="90":
     FUZZ_SECONDS={{seconds}} bash .ci/fuzz {{backend}}
+
+# Load benchmark (wrk + pgbench, 3 runs of 10 s per scenario); see specs/performance.md
+bench backend="postgres" *args="":
+    python3 bench/bench.py --backend {{backend}} {{args}}

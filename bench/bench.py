@@ -1,0 +1,292 @@
+#!/usr/bin/env python3
+"""Load benchmark of the Todo API: `just bench` (see specs/performance.md).
+
+Builds the release binary, starts it on a fresh database, seeds 100 users x 20 tasks through the
+API, then drives five scenarios with wrk at 64 connections and measures the same SQL with pgbench
+(the ceiling each scenario is compared with). Prints a table and writes JSON under target/bench/.
+A benchmark, not a test: it exits non-zero only when it cannot run or a scenario sees errors, never
+on a number.
+"""
+
+import argparse
+import base64
+import datetime
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "target", "release", "todo-api")
+OUT_DIR = os.path.join(ROOT, "target", "bench")
+SECRET = "benchmark-secret-" + os.urandom(8).hex()
+USERS, TASKS_PER_USER = 100, 20
+SCENARIOS = ["list", "get", "create", "mixed", "reject"]
+# Which pgbench ceiling each database scenario is compared with.
+CEILING_OF = {"list": "list", "get": "get", "create": "insert"}
+
+TASK_COLUMNS = "id, user_id, title, description, completed, created_at, updated_at"
+PGBENCH_SCRIPTS = {
+    # The statements the list, get and create paths run (owner-scoped, one round trip each).
+    "list": "\\set u random(0, %d)\n"
+    "SELECT %s FROM tasks WHERE user_id = 'bench-' || :u ORDER BY created_at DESC, id DESC;\n" % (USERS - 1, TASK_COLUMNS),
+    "get": "\\set id random(1, %d)\n"
+    "SELECT %s FROM tasks WHERE id = :id AND user_id = 'bench-' || ((:id - 1) / %d);\n"
+    % (USERS * TASKS_PER_USER, TASK_COLUMNS, TASKS_PER_USER),
+    "insert": "\\set u random(0, %d)\n"
+    "INSERT INTO tasks (user_id, title, description, completed, created_at, updated_at) "
+    "VALUES ('bench-' || :u, 'bench task', 'created under load', false, now(), now()) RETURNING %s;\n"
+    % (USERS - 1, TASK_COLUMNS),
+}
+
+
+def fail(message):
+    print(f"bench: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def mint(user):
+    header = b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    claims = b64url(json.dumps({"sub": user, "exp": int(time.time()) + 86400}).encode())
+    signature = hmac.new(SECRET.encode(), f"{header}.{claims}".encode(), hashlib.sha256).digest()
+    return f"{header}.{claims}.{b64url(signature)}"
+
+
+def ensure_tools(backend):
+    if not shutil.which("wrk"):
+        print("installing wrk (Debian package)")
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False, stdout=subprocess.DEVNULL)
+    if not shutil.which("wrk"):
+        fail("wrk is not installed and could not be installed (apt-get install wrk)")
+    if backend == "postgres" and not shutil.which("pgbench"):
+        fail("pgbench is not installed (it comes with PostgreSQL)")
+
+
+def psql(admin_url, sql):
+    subprocess.run(["psql", admin_url, "-qc", sql], check=True)
+
+
+class Server:
+    def __init__(self, database_url, log_filter):
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "BETTER_AUTH_SECRET": SECRET,
+            "DATABASE_URL": database_url,
+            "HOST": "127.0.0.1",
+            "PORT": "0",
+            "LOG_FORMAT": "json",
+            "RUST_LOG": log_filter,
+        }
+        self.log = tempfile.TemporaryFile(mode="w+")
+        started = time.monotonic()
+        self.process = subprocess.Popen([BIN], env=env, stdout=subprocess.DEVNULL, stderr=self.log, cwd=tempfile.gettempdir())
+        self.address = None
+        while time.monotonic() - started < 30:
+            if self.process.poll() is not None:
+                self.log.seek(0)
+                fail("the server exited:\n" + self.log.read())
+            self.log.seek(0)
+            match = re.search(r'"address":"([^"]+)"', self.log.read())
+            if match:
+                self.address = match.group(1)
+                break
+            time.sleep(0.002)
+        if not self.address:
+            fail("the server did not start")
+        host, port = self.address.rsplit(":", 1)
+        while True:
+            try:
+                conn = http.client.HTTPConnection(host, int(port), timeout=5)
+                conn.request("GET", "/health")
+                if conn.getresponse().status == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.002)
+        self.ready_ms = (time.monotonic() - started) * 1000
+
+    def rss_kib(self):
+        values = {}
+        with open(f"/proc/{self.process.pid}/status") as status:
+            for line in status:
+                key, _, value = line.partition(":")
+                if key in ("VmRSS", "VmHWM"):
+                    values[key] = int(value.split()[0])
+        return values
+
+    def stop(self):
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def seed(address):
+    """Creates USERS x TASKS_PER_USER tasks through the API; returns the wrk data lines."""
+    host, port = address.rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    lines = []
+    for u in range(USERS):
+        user = f"bench-{u}"
+        token = mint(user)
+        ids = []
+        for t in range(TASKS_PER_USER):
+            body = json.dumps({"title": f"task {t} of {user}", "description": "seeded"})
+            conn.request("POST", "/api/tasks", body, {"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+            resp = conn.getresponse()
+            payload = resp.read()
+            if resp.status != 201:
+                fail(f"seeding answered {resp.status}: {payload[:200]!r}")
+            ids.append(str(json.loads(payload)["id"]))
+        lines.append(" ".join([token] + ids))
+    return lines
+
+
+def run_wrk(address, scenario, data_file, seconds, connections):
+    env = dict(os.environ, SCENARIO=scenario, BENCH_DATA=data_file)
+    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency",
+           "-s", os.path.join(ROOT, "bench", "wrk.lua"), f"http://{address}"]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+    match = re.search(r"^RESULT (\{.*\})$", out, re.M)
+    if not match:
+        fail(f"wrk printed no result for {scenario}:\n{out}")
+    result = json.loads(match.group(1))
+    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    return result
+
+
+def run_pgbench(database_url, name, seconds, connections):
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
+        script.write(PGBENCH_SCRIPTS[name])
+    try:
+        out = subprocess.run(
+            ["pgbench", "-n", "-M", "prepared", f"-c{connections}", "-j2", f"-T{seconds}", "-f", script.name, database_url],
+            capture_output=True, text=True, check=True,
+        ).stdout
+    finally:
+        os.unlink(script.name)
+    match = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", out)
+    if not match:
+        fail(f"pgbench printed no tps for {name}:\n{out}")
+    return float(match.group(1))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=["postgres", "sqlite"], default="postgres")
+    parser.add_argument("--seconds", type=int, default=10, help="measured duration of each scenario")
+    parser.add_argument("--warmup", type=int, default=3, help="unmeasured warm-up before each scenario")
+    parser.add_argument("--runs", type=int, default=3, help="repetitions; the median is reported")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--log", default="warn", help="the server's RUST_LOG during the run")
+    parser.add_argument("--smoke", action="store_true", help="a short run that only proves the benchmark works")
+    parser.add_argument("--admin-url", default=os.environ.get("TEST_PG_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/test"))
+    args = parser.parse_args()
+    if args.smoke:
+        args.seconds, args.warmup, args.runs = 2, 1, 1
+
+    ensure_tools(args.backend)
+    subprocess.run(["cargo", "build", "--release", "--locked", "--quiet"], cwd=ROOT, check=True)
+
+    workdir = tempfile.mkdtemp(prefix="todo-bench-")
+    database = f"todo_bench_{os.getpid()}"
+    if args.backend == "postgres":
+        psql(args.admin_url, f"CREATE DATABASE {database}")
+        database_url = args.admin_url.rsplit("/", 1)[0] + "/" + database
+    else:
+        database_url = f"sqlite://{workdir}/bench.db"
+
+    server = None
+    try:
+        server = Server(database_url, args.log)
+        ready_ms = server.ready_ms
+        print(f"server ready in {ready_ms:.0f} ms ({args.backend}); seeding {USERS} users x {TASKS_PER_USER} tasks")
+        data_file = os.path.join(workdir, "users.txt")
+        with open(data_file, "w") as data:
+            data.write("\n".join(seed(server.address)) + "\n")
+
+        runs = {scenario: [] for scenario in SCENARIOS}
+        ceilings = {name: [] for name in PGBENCH_SCRIPTS} if args.backend == "postgres" else {}
+        peak_rss = 0
+        for run in range(args.runs):
+            for scenario in SCENARIOS:
+                run_wrk(server.address, scenario, data_file, args.warmup, args.connections)
+                result = run_wrk(server.address, scenario, data_file, args.seconds, args.connections)
+                result["rss_kib"] = server.rss_kib()["VmRSS"]
+                runs[scenario].append(result)
+                print(f"  run {run + 1} {scenario:7} {result['rps']:10.0f} req/s  p99 {result['p99_us'] / 1000:6.2f} ms"
+                      f"  errors {result['bad_status'] + result['socket_errors']}")
+            for name in ceilings:
+                ceilings[name].append(run_pgbench(database_url, name, args.seconds, args.connections))
+            peak_rss = max(peak_rss, server.rss_kib()["VmHWM"])
+    finally:
+        if server:
+            server.stop()
+        if args.backend == "postgres":
+            psql(args.admin_url, f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    def median_run(results):
+        return sorted(results, key=lambda r: r["rps"])[len(results) // 2]
+
+    summary = {}
+    for scenario, results in runs.items():
+        chosen = median_run(results)
+        ceiling_name = CEILING_OF.get(scenario)
+        ceiling = statistics.median(ceilings[ceiling_name]) if ceiling_name and ceilings else None
+        summary[scenario] = {
+            "rps": round(chosen["rps"]),
+            "p50_ms": chosen["p50_us"] / 1000,
+            "p99_ms": chosen["p99_us"] / 1000,
+            "errors": sum(r["bad_status"] + r["socket_errors"] for r in results),
+            "bad_bodies": sum(r["bad_body"] for r in results),
+            "sampled_bodies": sum(r["sampled"] for r in results),
+            "rss_mib": chosen["rss_kib"] / 1024,
+            "pgbench_ceiling": round(ceiling) if ceiling else None,
+            "fraction_of_ceiling": chosen["rps"] / ceiling if ceiling else None,
+            "runs_rps": [round(r["rps"]) for r in results],
+        }
+
+    print()
+    print(f"{'scenario':9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'RSS MiB':>8} {'ceiling':>9} {'of ceiling':>10}")
+    for scenario, row in summary.items():
+        ceiling = f"{row['pgbench_ceiling']:>9}" if row["pgbench_ceiling"] else f"{'-':>9}"
+        fraction = f"{row['fraction_of_ceiling'] * 100:>9.0f}%" if row["fraction_of_ceiling"] else f"{'-':>10}"
+        print(f"{scenario:9} {row['rps']:>9} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} "
+              f"{row['errors'] + row['bad_bodies']:>7} {row['rss_mib']:>8.1f} {ceiling} {fraction}")
+    print(f"peak RSS {peak_rss / 1024:.1f} MiB; ready in {ready_ms:.0f} ms; {args.runs} run(s) of {args.seconds} s, "
+          f"{args.connections} connections, backend {args.backend}, RUST_LOG={args.log}")
+
+    os.makedirs(OUT_DIR, exist_ok=True)
+    report = {
+        "when": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        "backend": args.backend, "seconds": args.seconds, "runs": args.runs, "connections": args.connections,
+        "log_filter": args.log, "ready_ms": ready_ms, "peak_rss_mib": peak_rss / 1024,
+        "pgbench_tps": {name: [round(x) for x in values] for name, values in ceilings.items()},
+        "scenarios": summary,
+    }
+    stamp = datetime.datetime.now().strftime("%Y%m%dT%H%M%S")
+    for name in (f"{args.backend}-{stamp}.json", f"{args.backend}-latest.json"):
+        with open(os.path.join(OUT_DIR, name), "w") as out:
+            json.dump(report, out, indent=2)
+    broken = [s for s, row in summary.items() if row["errors"] or row["bad_bodies"] or not row["sampled_bodies"]]
+    if broken:
+        fail(f"scenarios with errors or unchecked bodies: {', '.join(broken)}")
+
+
+if __name__ == "__main__":
+    main()
