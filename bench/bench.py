@@ -44,7 +44,7 @@ PGBENCH_SCRIPTS = {
     % (USERS * TASKS_PER_USER, TASK_COLUMNS, TASKS_PER_USER),
     "insert": "\\set u random(0, %d)\n"
     "INSERT INTO tasks (user_id, title, description, completed, created_at, updated_at) "
-    "VALUES ('bench-' || :u, 'bench task', 'created under load', false, now(), now()) RETURNING %s;\n"
+    "VALUES ('bench-writer-' || :u, 'bench task', 'created under load', false, now(), now()) RETURNING %s;\n"
     % (USERS - 1, TASK_COLUMNS),
 }
 
@@ -88,7 +88,8 @@ class Server:
             "HOST": "127.0.0.1",
             "PORT": "0",
             "LOG_FORMAT": "json",
-            "RUST_LOG": log_filter,
+            # The start-up lines (the listening address) are needed whatever the filter.
+            "RUST_LOG": f"{log_filter},todo_api::server=info",
         }
         self.log = tempfile.TemporaryFile(mode="w+")
         started = time.monotonic()
@@ -152,7 +153,9 @@ def seed(address):
             if resp.status != 201:
                 fail(f"seeding answered {resp.status}: {payload[:200]!r}")
             ids.append(str(json.loads(payload)["id"]))
-        lines.append(" ".join([token] + ids))
+        lines.append(" ".join(["R", token] + ids))
+    # Writers: created tasks go to them, so the readers' lists keep 20 tasks throughout.
+    lines.extend(f"W {mint(f'bench-writer-{u}')}" for u in range(USERS))
     return lines
 
 

@@ -1,15 +1,18 @@
 -- wrk script for the Todo API benchmark: one scenario per run (SCENARIO), rotating over the
--- seeded users (BENCH_DATA: one line per user, "token id id id ..."). Every response's status is
--- checked and every 50th body is sampled, so a broken server cannot post a good number.
+-- seeded users (BENCH_DATA: one line per user, "R token id id ..." for the readers, who own the
+-- 20 seeded tasks each, and "W token" for the writers, who receive every created task so the
+-- readers' lists keep their size). Every response's status is checked and every 50th body is
+-- sampled, so a broken server cannot post a good number.
 
 local scenario = os.getenv("SCENARIO")
 local users = {}
+local writers = {}
 for line in io.lines(os.getenv("BENCH_DATA")) do
   local fields = {}
   for field in line:gmatch("%S+") do fields[#fields + 1] = field end
-  local user = { auth = "Bearer " .. fields[1], ids = {} }
-  for i = 2, #fields do user.ids[#user.ids + 1] = fields[i] end
-  users[#users + 1] = user
+  local user = { auth = "Bearer " .. fields[2], ids = {} }
+  for i = 3, #fields do user.ids[#user.ids + 1] = fields[i] end
+  if fields[1] == "W" then writers[#writers + 1] = user else users[#users + 1] = user end
 end
 
 -- A well-formed token with a wrong signature (scenario "reject").
@@ -17,9 +20,10 @@ local forged = "Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJub2JvZHki
 local json = "application/json"
 
 local counter = 0
-local bad_status = 0
-local bad_body = 0
-local sampled = 0
+-- Globals, so that done() can read each thread's counts with thread:get().
+bad_status = 0
+bad_body = 0
+sampled = 0
 -- Thread-local: which user / kind the next response belongs to is not tracked (responses
 -- interleave across connections); each scenario's acceptable statuses are known instead.
 local accepted = {
@@ -37,6 +41,10 @@ local function pick()
   return users[(counter % #users) + 1]
 end
 
+local function writer()
+  return writers[(counter % #writers) + 1]
+end
+
 local function get_one(user)
   return wrk.format("GET", "/api/tasks/" .. user.ids[(counter % #user.ids) + 1], { Authorization = user.auth })
 end
@@ -48,7 +56,7 @@ function request()
   elseif scenario == "get" then
     return get_one(user)
   elseif scenario == "create" then
-    return wrk.format("POST", "/api/tasks", { Authorization = user.auth, ["Content-Type"] = json },
+    return wrk.format("POST", "/api/tasks", { Authorization = writer().auth, ["Content-Type"] = json },
       '{"title":"bench task","description":"created under load"}')
   elseif scenario == "reject" then
     return wrk.format("GET", "/api/tasks", { Authorization = forged })
@@ -60,7 +68,7 @@ function request()
     elseif slot < 16 then
       return get_one(user)
     elseif slot < 18 then
-      return wrk.format("POST", "/api/tasks", { Authorization = user.auth, ["Content-Type"] = json },
+      return wrk.format("POST", "/api/tasks", { Authorization = writer().auth, ["Content-Type"] = json },
         '{"title":"mixed task"}')
     elseif slot < 19 then
       return wrk.format("PUT", "/api/tasks/" .. id, { Authorization = user.auth, ["Content-Type"] = json },
