@@ -91,6 +91,8 @@ class Server:
             # The start-up lines (the listening address) are needed whatever the filter.
             "RUST_LOG": f"{log_filter},todo_api::server=info",
         }
+        # Tuning knobs under test (DB_MAX_CONNECTIONS, ...) pass through from the environment.
+        env.update({k: v for k, v in os.environ.items() if k.startswith(("DB_", "REQUEST_", "TOKIO_"))})
         self.log = tempfile.TemporaryFile(mode="w+")
         started = time.monotonic()
         self.process = subprocess.Popen([BIN], env=env, stdout=subprocess.DEVNULL, stderr=self.log, cwd=tempfile.gettempdir())
@@ -173,6 +175,7 @@ def run_wrk(address, scenario, data_file, seconds, connections):
 
 
 def run_pgbench(database_url, name, seconds, connections):
+    # libpq's own spelling of the same URL (it knows sslmode too).
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
         script.write(PGBENCH_SCRIPTS[name])
     try:
@@ -196,6 +199,8 @@ def main():
     parser.add_argument("--runs", type=int, default=3, help="repetitions; the median is reported")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--log", default="warn", help="the server's RUST_LOG during the run")
+    parser.add_argument("--tls", action="store_true",
+                        help="use TLS to PostgreSQL (server and pgbench alike); off by default on loopback")
     parser.add_argument("--smoke", action="store_true", help="a short run that only proves the benchmark works")
     parser.add_argument("--admin-url", default=os.environ.get("TEST_PG_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/test"))
     args = parser.parse_args()
@@ -210,6 +215,7 @@ def main():
     if args.backend == "postgres":
         psql(args.admin_url, f"CREATE DATABASE {database}")
         database_url = args.admin_url.rsplit("/", 1)[0] + "/" + database
+        database_url += "?sslmode=" + ("require" if args.tls else "disable")
     else:
         database_url = f"sqlite://{workdir}/bench.db"
 
@@ -272,13 +278,14 @@ def main():
         print(f"{scenario:9} {row['rps']:>9} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} "
               f"{row['errors'] + row['bad_bodies']:>7} {row['rss_mib']:>8.1f} {ceiling} {fraction}")
     print(f"peak RSS {peak_rss / 1024:.1f} MiB; ready in {ready_ms:.0f} ms; {args.runs} run(s) of {args.seconds} s, "
-          f"{args.connections} connections, backend {args.backend}, RUST_LOG={args.log}")
+          f"{args.connections} connections, backend {args.backend}, RUST_LOG={args.log}, "
+          f"TLS to the database {'on' if args.tls else 'off'}")
 
     os.makedirs(OUT_DIR, exist_ok=True)
     report = {
         "when": datetime.datetime.now(datetime.timezone.utc).isoformat(),
         "backend": args.backend, "seconds": args.seconds, "runs": args.runs, "connections": args.connections,
-        "log_filter": args.log, "ready_ms": ready_ms, "peak_rss_mib": peak_rss / 1024,
+        "log_filter": args.log, "tls": args.tls, "ready_ms": ready_ms, "peak_rss_mib": peak_rss / 1024,
         "pgbench_tps": {name: [round(x) for x in values] for name, values in ceilings.items()},
         "scenarios": summary,
     }

@@ -46,10 +46,9 @@ pub fn build_app(
             poem::error::ResponseError::as_response(&ApiError::Internal)
         }))
         .catch_all_error(render_error)
+        // The layers below answer with `ApiError`s, which render themselves in the one shape.
         .around(move |next, req| time_limit(next, req, request_timeout))
-        .catch_all_error(render_error)
         .around(limit_headers)
-        .catch_all_error(render_error)
         .around(trim_trailing_slash)
         .with(Cors::new(config.cors_origins.clone()))
         .with(Observe::new(metrics))

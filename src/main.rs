@@ -6,6 +6,9 @@ use todo_api::cli::{self, Command};
 use todo_api::config::Config;
 use todo_api::{app, auth, server, telemetry};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     // A missing .env is normal; a broken one is worth a word.
