@@ -40,3 +40,8 @@ fuzz backend="sqlite" seconds="90":
 # Load benchmark (wrk + pgbench, 3 runs of 10 s per scenario); see specs/performance.md
 bench backend="postgres" *args="":
     python3 bench/bench.py --backend {{backend}} {{args}}
+
+# Browser tests: /docs and CORS in headless Chromium (needs chromium and `npm ci --prefix tests/browser`)
+browser:
+    cargo build
+    npm test --prefix tests/browser

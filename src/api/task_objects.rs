@@ -78,6 +78,7 @@ pub struct NewTaskRequest {
     #[oai(nullable, validator(max_length = 1000, pattern = r"^[^\x00]*$"))]
     pub description: Option<String>,
     /// Defaults to `false`.
+    #[oai(skip_serializing_if_is_none)]
     pub completed: Option<bool>,
 }
 
@@ -113,6 +114,7 @@ pub struct TaskUpdateRequest {
     /// At most 1000 characters, no NUL; `null` clears the description.
     #[oai(nullable, validator(max_length = 1000, pattern = r"^[^\x00]*$"))]
     pub description: MaybeUndefined<String>,
+    #[oai(skip_serializing_if_is_none)]
     pub completed: Option<bool>,
 }
 
@@ -145,6 +147,7 @@ impl From<TaskUpdateRequest> for tasks::TaskChanges {
 #[oai(example)]
 pub struct CompletionRequest {
     /// The new completion state; omit it to toggle.
+    #[oai(skip_serializing_if_is_none)]
     pub completed: Option<bool>,
 }
 

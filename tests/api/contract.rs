@@ -135,3 +135,45 @@ async fn every_task_operation_documents_bearer_auth_and_its_errors() {
         }
     }
 }
+
+/// The example body a schema publishes (what Swagger UI pre-fills).
+fn example_of(spec: &Value, schema: &str) -> Value {
+    spec["components"]["schemas"][schema]["example"].clone()
+}
+
+#[tokio::test]
+async fn the_published_request_examples_are_accepted_as_they_are() {
+    let app = spawn_app().await;
+    let spec: Value = serde_json::from_str(&todo_api::app::openapi_json()).unwrap();
+
+    let created = app
+        .send_json("alice", Method::POST, "/api/tasks", example_of(&spec, "NewTaskRequest"))
+        .await;
+    assert_eq!(
+        created.status(),
+        StatusCode::CREATED,
+        "{}",
+        created.text().await.unwrap()
+    );
+    let id = created.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+
+    let path = format!("/api/tasks/{id}");
+    let updated = app
+        .send_json("alice", Method::PUT, &path, example_of(&spec, "TaskUpdateRequest"))
+        .await;
+    assert_eq!(updated.status(), StatusCode::OK, "{}", updated.text().await.unwrap());
+    let completed = app
+        .send_json(
+            "alice",
+            Method::PATCH,
+            &format!("{path}/complete"),
+            example_of(&spec, "CompletionRequest"),
+        )
+        .await;
+    assert_eq!(
+        completed.status(),
+        StatusCode::OK,
+        "{}",
+        completed.text().await.unwrap()
+    );
+}
