@@ -221,6 +221,9 @@ async fn missing_non_numeric_and_out_of_range_ids_are_404() {
     let app = spawn_app().await;
     for path in [
         "/api/tasks/999999",
+        "/api/tasks/9223372036854775807",
+        "/api/tasks/-9223372036854775808",
+        "/api/tasks/9223372036854775808",
         "/api/tasks/abc",
         "/api/tasks/99999999999999999999999",
         "/api/tasks/-1",
