@@ -188,7 +188,14 @@ impl ApiError {
 
     /// The stable snake_case code of this error.
     pub fn code(&self) -> &'static str {
-        self.code_and_sentence().0
+        match self {
+            // Called on every refused token (metrics): no sentence is built for it.
+            ApiError::Unauthorized(AuthRejection::MissingToken) => "missing_token",
+            ApiError::Unauthorized(AuthRejection::InvalidToken(_)) => "invalid_token",
+            ApiError::Unauthorized(AuthRejection::Expired) => "token_expired",
+            ApiError::Unauthorized(AuthRejection::NotYetValid) => "token_not_yet_valid",
+            other => other.code_and_sentence().0,
+        }
     }
 
     /// The JSON body this error is answered with.
