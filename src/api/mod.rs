@@ -2,6 +2,7 @@
 
 pub mod health;
 mod json_body;
+mod json_response;
 mod list_params;
 mod root;
 mod task_objects;

@@ -11,6 +11,7 @@ use poem_openapi::{ApiResponse, OpenApi, Tags};
 use sea_orm::DatabaseConnection;
 
 use super::json_body::{JsonBody, OptionalJsonBody};
+use super::json_response::JsonResponse;
 use super::list_params::{CompletedFilter, Lenient, OrderParam, PageLimit, SortParam, StatusFilter, completion_filter};
 use super::task_objects::{CompletionRequest, DeletedTask, NewTaskRequest, Task, TaskUpdateRequest};
 use crate::auth::BearerAuth;
@@ -34,7 +35,7 @@ pub struct TasksApi {
 pub enum ListTasksResponse {
     /// The caller's tasks (a bare array, `[]` when there are none), newest first by default.
     #[oai(status = 200)]
-    Ok(Json<Vec<Task>>),
+    Ok(JsonResponse<Vec<Task>>),
     /// No valid bearer token.
     #[oai(status = 401)]
     Unauthorized(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
@@ -52,7 +53,7 @@ error_variants!(ListTasksResponse { 503 => ServiceUnavailable });
 pub enum CreateTaskResponse {
     /// The task was created; `Location` is its URL.
     #[oai(status = 201)]
-    Created(Json<Task>, #[oai(header = "Location")] String),
+    Created(JsonResponse<Task>, #[oai(header = "Location")] String),
     /// No valid bearer token.
     #[oai(status = 401)]
     Unauthorized(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
@@ -74,7 +75,7 @@ error_variants!(CreateTaskResponse { 422 => UnprocessableEntity, 503 => ServiceU
 pub enum TaskResponse {
     /// The task.
     #[oai(status = 200)]
-    Ok(Json<Task>),
+    Ok(JsonResponse<Task>),
     /// No valid bearer token.
     #[oai(status = 401)]
     Unauthorized(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
@@ -96,7 +97,7 @@ error_variants!(TaskResponse { 404 => NotFound, 503 => ServiceUnavailable });
 pub enum TaskChangeResponse {
     /// The task, as changed.
     #[oai(status = 200)]
-    Ok(Json<Task>),
+    Ok(JsonResponse<Task>),
     /// No valid bearer token.
     #[oai(status = 401)]
     Unauthorized(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
@@ -174,7 +175,9 @@ impl TasksApi {
         respond(
             async {
                 let found = tasks::list_tasks(&self.db, auth.user(), &query).await?;
-                Ok(ListTasksResponse::Ok(Json(found.into_iter().map(Task::from).collect())))
+                Ok(ListTasksResponse::Ok(JsonResponse(
+                    found.into_iter().map(Task::from).collect(),
+                )))
             }
             .await,
         )
@@ -189,7 +192,7 @@ impl TasksApi {
             async {
                 let task = tasks::create_task(&self.db, auth.user(), body.0.into()).await?;
                 let location = format!("/api/tasks/{}", task.id);
-                Ok(CreateTaskResponse::Created(Json(task.into()), location))
+                Ok(CreateTaskResponse::Created(JsonResponse(task.into()), location))
             }
             .await,
         )
@@ -206,7 +209,9 @@ impl TasksApi {
         respond(
             async {
                 let task = tasks::find_task(&self.db, auth.user(), id.0).await?;
-                Ok(TaskResponse::Ok(Json(task.ok_or(ApiError::TaskNotFound)?.into())))
+                Ok(TaskResponse::Ok(JsonResponse(
+                    task.ok_or(ApiError::TaskNotFound)?.into(),
+                )))
             }
             .await,
         )
@@ -260,7 +265,9 @@ impl TasksApi {
         respond(
             async {
                 let task = tasks::set_completion(&self.db, auth.user(), id.0, change).await?;
-                Ok(TaskChangeResponse::Ok(Json(task.ok_or(ApiError::TaskNotFound)?.into())))
+                Ok(TaskChangeResponse::Ok(JsonResponse(
+                    task.ok_or(ApiError::TaskNotFound)?.into(),
+                )))
             }
             .await,
         )
@@ -291,7 +298,9 @@ impl TasksApi {
         respond(
             async {
                 let task = tasks::update_task(&self.db, auth.user(), id, body.into()).await?;
-                Ok(TaskChangeResponse::Ok(Json(task.ok_or(ApiError::TaskNotFound)?.into())))
+                Ok(TaskChangeResponse::Ok(JsonResponse(
+                    task.ok_or(ApiError::TaskNotFound)?.into(),
+                )))
             }
             .await,
         )

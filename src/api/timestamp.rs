@@ -34,6 +34,12 @@ impl Type for Timestamp {
     }
 }
 
+impl serde::Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0.format("%Y-%m-%dT%H:%M:%S%.6fZ"))
+    }
+}
+
 impl ToJSON for Timestamp {
     fn to_json(&self) -> Option<Value> {
         Some(Value::String(self.0.to_rfc3339_opts(SecondsFormat::Micros, true)))
@@ -60,6 +66,20 @@ mod tests {
         let time = DateTime::parse_from_rfc3339("2026-01-18T11:00:00.123456789+01:00").unwrap();
         let json = Timestamp(time.with_timezone(&Utc)).to_json();
         assert_eq!(json, Some(Value::String("2026-01-18T10:00:00.123456Z".into())));
+    }
+
+    #[test]
+    fn serde_writes_the_same_text_as_the_openapi_serialiser() {
+        let time = DateTime::parse_from_rfc3339("2026-01-18T10:00:00.123456Z")
+            .unwrap()
+            .to_utc();
+        for timestamp in [
+            Timestamp(time),
+            Timestamp(DateTime::from_timestamp(1_768_730_400, 0).unwrap()),
+        ] {
+            let serde = serde_json::to_value(timestamp).unwrap();
+            assert_eq!(Some(serde), timestamp.to_json());
+        }
     }
 
     #[test]
