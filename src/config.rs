@@ -146,6 +146,12 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Where `/metrics` is served; `None` serves it on the main address.
     pub metrics_addr: Option<SocketAddr>,
+    /// A connection whose request headers have not all arrived this long after they began (or
+    /// after the connection opened) is closed: slow or stalled clients cannot hold it.
+    pub header_read_timeout: Duration,
+    /// An idle keep-alive connection is closed after this long. Longer than the idle timeout of
+    /// common load balancers (60 s), so they never send a request onto a connection we closed.
+    pub keep_alive_timeout: Duration,
 }
 
 /// A configuration value that cannot be used; the message names the variable.
@@ -273,6 +279,8 @@ impl Config {
 
         let request_timeout = seconds("REQUEST_TIMEOUT_SECONDS", 15)?;
         let shutdown_grace = seconds("SHUTDOWN_GRACE_SECONDS", 10)?;
+        let header_read_timeout = seconds("HEADER_READ_TIMEOUT_SECONDS", 10)?.max(Duration::from_secs(1));
+        let keep_alive_timeout = seconds("KEEP_ALIVE_TIMEOUT_SECONDS", 75)?.max(Duration::from_secs(1));
         let metrics_addr = match var("METRICS_ADDR") {
             None => None,
             Some(addr) => Some(addr.parse().map_err(|_| {
@@ -294,6 +302,8 @@ impl Config {
             request_timeout,
             shutdown_grace,
             metrics_addr,
+            header_read_timeout,
+            keep_alive_timeout,
         })
     }
 }

@@ -3,8 +3,11 @@
 use std::time::{Duration, Instant};
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, TransactionTrait};
+use sea_orm::sqlx::postgres::PgDatabaseError;
+use sea_orm::sqlx::sqlite::{SqliteError, SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, RuntimeErr, TransactionTrait,
+};
 
 use crate::config::{DatabaseSettings, DatabaseTarget};
 
@@ -73,19 +76,8 @@ pub async fn connect_with_retry(settings: &DatabaseSettings) -> Result<DatabaseC
     let started = Instant::now();
     let target = settings.target.describe();
     let mut delay = FIRST_RETRY_DELAY;
-    // Each attempt is bounded by the connect timeout (the pool would otherwise keep retrying a
-    // refused connection for its whole acquire timeout, hiding the attempts from the log).
-    let probe = DatabaseSettings {
-        acquire_timeout: settings.connect_timeout,
-        max_connections: 1,
-        ..settings.clone()
-    };
     for attempt in 1.. {
-        match connect(&probe).await {
-            Ok(db) if matches!(settings.target, DatabaseTarget::Postgres(_)) => {
-                db.close().await?;
-                return connect(settings).await;
-            }
+        match connect_once(settings).await {
             Ok(db) => return Ok(db),
             Err(err) if started.elapsed() + delay < settings.startup_timeout => {
                 tracing::warn!(
@@ -105,6 +97,65 @@ pub async fn connect_with_retry(settings: &DatabaseSettings) -> Result<DatabaseC
         }
     }
     unreachable!("the retry loop only ends by returning")
+}
+
+/// One start-up attempt, which returns the pool the server keeps (with its configured acquire
+/// timeout). On PostgreSQL the attempt is first a one-connection probe bounded by the connect
+/// timeout (the pool would otherwise keep retrying a refused connection for its whole acquire
+/// timeout, hiding the attempts from the log); the probe is then closed.
+async fn connect_once(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbErr> {
+    if matches!(settings.target, DatabaseTarget::Postgres(_)) {
+        let probe = DatabaseSettings {
+            acquire_timeout: settings.connect_timeout,
+            max_connections: 1,
+            ..settings.clone()
+        };
+        connect(&probe).await?.close().await?;
+    }
+    connect(settings).await
+}
+
+/// Whether a database error means the database cannot be reached or cannot serve right now
+/// (answered 503: retry later) rather than a statement of ours that failed (a bug: 500).
+pub fn is_outage(err: &DbErr) -> bool {
+    match err {
+        DbErr::ConnectionAcquire(_) => true,
+        DbErr::Conn(RuntimeErr::SqlxError(err))
+        | DbErr::Exec(RuntimeErr::SqlxError(err))
+        | DbErr::Query(RuntimeErr::SqlxError(err)) => driver_error_is_outage(err),
+        _ => false,
+    }
+}
+
+fn driver_error_is_outage(err: &sea_orm::sqlx::Error) -> bool {
+    use sea_orm::sqlx::Error;
+    match err {
+        Error::Io(_) | Error::Tls(_) | Error::PoolTimedOut | Error::PoolClosed | Error::WorkerCrashed => true,
+        Error::Database(db_err) => {
+            if let Some(pg) = db_err.try_downcast_ref::<PgDatabaseError>() {
+                postgres_state_is_outage(pg.code())
+            } else if db_err.try_downcast_ref::<SqliteError>().is_some() {
+                sqlite_code_is_outage(db_err.code().and_then(|code| code.parse().ok()))
+            } else {
+                false
+            }
+        }
+        _ => false,
+    }
+}
+
+/// SQLSTATEs of a server that cannot serve now: connection exceptions (08), insufficient
+/// resources (53), operator intervention such as a restart or a cancelled statement (57), a
+/// read-only failover target (25006), and the conflicts PostgreSQL itself says to retry (40001
+/// serialization, 40P01 deadlock). Everything else (constraints, syntax, types) is a bug.
+fn postgres_state_is_outage(state: &str) -> bool {
+    ["08", "53", "57"].iter().any(|class| state.starts_with(class)) || matches!(state, "25006" | "40001" | "40P01")
+}
+
+/// SQLite result codes (the primary code is the low byte of the extended one) of a file that
+/// cannot be used now: BUSY (5), LOCKED (6), IOERR (10), FULL (13), CANTOPEN (14).
+fn sqlite_code_is_outage(code: Option<i32>) -> bool {
+    code.is_some_and(|code| matches!(code & 0xff, 5 | 6 | 10 | 13 | 14))
 }
 
 /// Neon prints URLs with `channel_binding=require`, which sqlx does not implement and would warn
@@ -157,5 +208,38 @@ mod tests {
             "postgres://h/db"
         );
         assert_eq!(without_channel_binding("postgres://h/db"), "postgres://h/db");
+    }
+
+    #[test]
+    fn only_failures_to_reach_the_database_are_outages() {
+        use sea_orm::sqlx::Error;
+        use std::sync::Arc;
+        let driver = |err: Error| DbErr::Query(RuntimeErr::SqlxError(Arc::new(err)));
+        assert!(is_outage(&DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout)));
+        assert!(is_outage(&driver(Error::PoolTimedOut)));
+        assert!(is_outage(&driver(Error::Io(
+            std::io::ErrorKind::ConnectionReset.into()
+        ))));
+        assert!(!is_outage(&driver(Error::RowNotFound)));
+        assert!(!is_outage(&driver(Error::ColumnNotFound("title".into()))));
+        assert!(!is_outage(&DbErr::Type("not a timestamp".into())));
+        assert!(!is_outage(&DbErr::RecordNotInserted));
+    }
+
+    #[test]
+    fn postgres_states_and_sqlite_codes_are_classified() {
+        for state in [
+            "08006", "08001", "57P01", "57P03", "53300", "40001", "40P01", "25006", "57014",
+        ] {
+            assert!(postgres_state_is_outage(state), "{state}");
+        }
+        for state in ["23505", "23514", "42703", "42P01", "22P02", "XX000"] {
+            assert!(!postgres_state_is_outage(state), "{state}");
+        }
+        assert!(sqlite_code_is_outage(Some(5)));
+        assert!(sqlite_code_is_outage(Some(261))); // SQLITE_BUSY_RECOVERY
+        assert!(!sqlite_code_is_outage(Some(19))); // SQLITE_CONSTRAINT
+        assert!(!sqlite_code_is_outage(Some(1811))); // SQLITE_CONSTRAINT_TRIGGER
+        assert!(!sqlite_code_is_outage(None));
     }
 }

@@ -280,9 +280,17 @@ fn validation_sentence(issues: &[ValidationIssue]) -> String {
 }
 
 impl From<sea_orm::DbErr> for ApiError {
+    /// An outage is answered 503 (retry later); any other database error is a bug of ours,
+    /// answered 500 so that clients do not retry it for ever. Either way the cause is logged
+    /// (inside the request's span, with its id) and never sent.
     fn from(err: sea_orm::DbErr) -> Self {
-        tracing::error!(error = %err, "database operation failed");
-        ApiError::DatabaseUnavailable
+        if crate::db::is_outage(&err) {
+            tracing::warn!(error = %err, "database unavailable");
+            ApiError::DatabaseUnavailable
+        } else {
+            tracing::error!(error = %err, "database statement failed");
+            ApiError::Internal
+        }
     }
 }
 

@@ -10,6 +10,8 @@ pub mod auth;
 pub mod cli;
 /// Typed configuration from the environment.
 pub mod config;
+/// Deadlines on client connections: header read and idle keep-alive.
+pub mod connection_deadline;
 /// Cross-origin access for browser frontends.
 pub mod cors;
 /// The connection pool and migrations.
@@ -22,8 +24,8 @@ pub mod metrics;
 pub mod middleware;
 /// Request ids, the access log, metrics recording and security headers.
 pub mod request_context;
-/// Start-up and serving.
-pub mod server;
+/// Start-up and serving: the one `Application` of the binary and the tests.
+pub mod startup;
 /// The tasks table and its owner-scoped queries.
 pub mod tasks;
 /// Logging set-up.

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use todo_api::cli::{self, Command};
 use todo_api::config::Config;
-use todo_api::{app, auth, server, telemetry};
+use todo_api::{app, auth, startup, telemetry};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -52,8 +52,8 @@ async fn main() -> ExitCode {
     telemetry::init(config.log_format);
 
     let outcome = match command {
-        Command::Serve => server::serve(config).await.map_err(|err| err.to_string()),
-        Command::Migrate => match server::prepare_database(&config).await {
+        Command::Serve => startup::serve(config).await.map_err(|err| err.to_string()),
+        Command::Migrate => match startup::prepare_database(&config).await {
             Ok(db) => {
                 tracing::info!("migrations are up to date");
                 let _ = db.close().await;

@@ -93,8 +93,8 @@ pub fn rejection_for(kind: &ErrorKind) -> AuthRejection {
     }
 }
 
-/// The user id is the first non-empty string among `sub`, `user_id`, `userId`, `id`, `user.id`;
-/// the email comes from `email` or `user.email`.
+/// The user id is the first non-empty string among `sub`, `user_id`, `userId`, `id`, `user.id`.
+/// Nothing else is kept: the service needs no personal data (an email would only risk a log line).
 pub fn identity_from_claims(claims: &Map<String, Value>) -> Result<AuthUser, AuthRejection> {
     let nested = claims.get("user").and_then(Value::as_object);
     let id = USER_ID_CLAIMS
@@ -105,13 +105,7 @@ pub fn identity_from_claims(claims: &Map<String, Value>) -> Result<AuthUser, Aut
     if id.chars().count() > MAX_USER_ID_CHARS || id.contains('\0') {
         return Err(AuthRejection::InvalidToken("its user id is not acceptable"));
     }
-    let email = non_empty(claims.get("email"))
-        .or_else(|| non_empty(nested.and_then(|user| user.get("email"))))
-        .map(str::to_owned);
-    Ok(AuthUser {
-        id: id.to_owned(),
-        email,
-    })
+    Ok(AuthUser { id: id.to_owned() })
 }
 
 /// A claim that is a string with something in it.
@@ -158,19 +152,5 @@ mod tests {
         assert!(id_of(json!({"email": "x@example.com"})).is_err());
         assert!(id_of(json!({"sub": "x".repeat(256)})).is_err());
         assert!(id_of(json!({"sub": "a\u{0}b"})).is_err());
-    }
-
-    #[test]
-    fn the_email_is_optional_and_may_be_nested() {
-        let email_of = |claims: Value| identity_from_claims(claims.as_object().unwrap()).unwrap().email;
-        assert_eq!(
-            email_of(json!({"sub": "a", "email": "a@x.io"})).as_deref(),
-            Some("a@x.io")
-        );
-        assert_eq!(
-            email_of(json!({"user": {"id": "a", "email": "n@x.io"}})).as_deref(),
-            Some("n@x.io")
-        );
-        assert_eq!(email_of(json!({"sub": "a"})), None);
     }
 }

@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
@@ -70,7 +71,6 @@ impl JwksStatus {
 #[derive(Default)]
 struct RefreshState {
     last_attempt: Option<Instant>,
-    last_failed: bool,
 }
 
 pub struct JwksVerifier {
@@ -81,6 +81,9 @@ pub struct JwksVerifier {
     keys: RwLock<Option<Arc<KeySet>>>,
     /// Held while a fetch runs: concurrent requests wait for it instead of fetching again.
     refresh: tokio::sync::Mutex<RefreshState>,
+    /// Whether the last fetch failed. Outside the mutex, so `/health` reads it even while a
+    /// refresh is running.
+    last_fetch_failed: AtomicBool,
 }
 
 impl JwksVerifier {
@@ -101,6 +104,7 @@ impl JwksVerifier {
             client,
             keys: RwLock::new(None),
             refresh: tokio::sync::Mutex::new(RefreshState::default()),
+            last_fetch_failed: AtomicBool::new(false),
         }
     }
 
@@ -110,7 +114,7 @@ impl JwksVerifier {
 
     pub fn status(&self) -> JwksStatus {
         let has_keys = self.cached().is_some();
-        let last_failed = self.refresh.try_lock().map(|state| state.last_failed).unwrap_or(false);
+        let last_failed = self.last_fetch_failed.load(Ordering::Acquire);
         match (has_keys, last_failed) {
             (false, _) => JwksStatus::Unavailable,
             (true, true) => JwksStatus::Stale,
@@ -161,12 +165,20 @@ impl JwksVerifier {
             Ok(keys) => {
                 tracing::info!(url = %self.settings.url, keys = keys.keys.len(), "fetched the Better Auth key set");
                 *self.keys.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Arc::new(keys));
-                state.last_failed = false;
+                self.last_fetch_failed.store(false, Ordering::Release);
             }
             Err(problem) => {
                 tracing::warn!(url = %self.settings.url, %problem, "could not fetch the Better Auth key set");
-                state.last_failed = true;
+                self.last_fetch_failed.store(true, Ordering::Release);
             }
+        }
+    }
+
+    /// Refreshes the key set now and then every `JWKS_REFRESH_SECONDS`, for ever.
+    pub async fn keep_fresh(&self) {
+        loop {
+            self.refresh().await;
+            tokio::time::sleep(self.settings.refresh_every).await;
         }
     }
 

@@ -32,17 +32,12 @@ use crate::request_context::RequestContext;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuthUser {
     id: String,
-    email: Option<String>,
 }
 
 impl AuthUser {
     /// The Better Auth user id: the owner of every task this request may touch.
     pub fn id(&self) -> &str {
         &self.id
-    }
-
-    pub fn email(&self) -> Option<&str> {
-        self.email.as_deref()
     }
 }
 
@@ -89,6 +84,19 @@ impl TokenVerifier {
     /// The JWKS path, when one is configured.
     pub fn jwks(&self) -> Option<&JwksVerifier> {
         self.jwks.as_ref()
+    }
+
+    /// Starts refreshing Better Auth's key set in the background (the first fetch right away),
+    /// when a JWKS is configured. The task runs until it is aborted.
+    pub fn spawn_key_refresh(self: &Arc<Self>) -> Option<tokio::task::JoinHandle<()>> {
+        let jwks = self.jwks.as_ref()?;
+        tracing::info!(url = %jwks.url(), "accepting Better Auth JWKS tokens");
+        let verifier = self.clone();
+        Some(tokio::spawn(async move {
+            if let Some(jwks) = verifier.jwks() {
+                jwks.keep_fresh().await;
+            }
+        }))
     }
 
     pub async fn verify(&self, token: &str) -> Result<AuthUser, AuthFailure> {

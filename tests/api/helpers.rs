@@ -4,13 +4,12 @@
 use std::collections::HashMap;
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
-use poem::listener::{Acceptor, Listener, TcpListener};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{Value, json};
-use todo_api::app::build_app;
 use todo_api::config::Config;
-use todo_api::{db, telemetry};
+use todo_api::startup::Application;
+use todo_api::telemetry;
 
 use crate::proxy::{Proxy, socket_addr_of, via};
 
@@ -18,6 +17,8 @@ pub const SECRET: &str = "integration-test-secret-0123456789abcdef";
 
 pub struct TestApp {
     pub address: String,
+    /// The separate `/metrics` listener, when the test configured `METRICS_ADDR`.
+    pub metrics_address: Option<std::net::SocketAddr>,
     pub client: reqwest::Client,
     pub db: DatabaseConnection,
     _database: Option<PostgresTestDatabase>,
@@ -57,29 +58,22 @@ async fn spawn_app_on(database_url: String, guard: Option<PostgresTestDatabase>,
     let mut vars: HashMap<String, String> = HashMap::from([
         ("BETTER_AUTH_SECRET".into(), SECRET.into()),
         ("DATABASE_URL".into(), database_url),
+        ("HOST".into(), "127.0.0.1".into()),
+        ("PORT".into(), "0".into()),
     ]);
     vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let config = Config::from_lookup(|name| vars.get(name).cloned()).expect("valid test configuration");
 
-    let db = db::connect(&config.database).await.expect("test database reachable");
-    db::migrate(&db).await.expect("migrations apply");
-
-    let acceptor = TcpListener::bind("127.0.0.1:0")
-        .into_acceptor()
-        .await
-        .expect("bind a port");
-    let port = acceptor.local_addr()[0].as_socket_addr().expect("a TCP address").port();
-    let verifier = std::sync::Arc::new(todo_api::auth::TokenVerifier::new(&config.auth));
-    let app = build_app(
-        db.clone(),
-        &config,
-        verifier,
-        std::sync::Arc::new(todo_api::metrics::Metrics::default()),
-    );
-    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(app));
+    // The same start-up as the binary: pool, migrations, listeners, key refresh.
+    let application = Application::build(&config).await.expect("the application starts");
+    let address = application.address();
+    let metrics_address = application.metrics_address();
+    let db = application.db().clone();
+    tokio::spawn(application.run_until(std::future::pending()));
 
     TestApp {
-        address: format!("http://127.0.0.1:{port}"),
+        address: format!("http://{address}"),
+        metrics_address,
         client: http_client(),
         db,
         _database: guard,

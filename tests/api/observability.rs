@@ -85,10 +85,47 @@ async fn metrics_count_requests_by_route_and_status_and_auth_failures_by_reason(
 }
 
 #[tokio::test]
-async fn metrics_move_off_the_main_address_when_metrics_addr_is_set() {
-    let app = spawn_app_with(&[("METRICS_ADDR", "127.0.0.1:9")]).await;
+async fn metrics_move_to_their_own_listener_when_metrics_addr_is_set() {
+    let app = spawn_app_with(&[("METRICS_ADDR", "127.0.0.1:0")]).await;
+    app.list_tasks("alice", "").await;
     let resp = app.anonymous(Method::GET, "/metrics").send().await.unwrap();
     assert_error(resp, StatusCode::NOT_FOUND, "route_not_found").await;
+
+    let metrics_address = app.metrics_address.expect("a metrics listener");
+    let resp = app
+        .client
+        .get(format!("http://{metrics_address}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let text = resp.text().await.unwrap();
+    assert!(
+        text.contains(r#"http_requests_total{route="/api/tasks",method="GET",status="200"} 1"#),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_request_waits_for_a_pooled_connection_only_as_long_as_the_acquire_timeout() {
+    // The connect timeout is longer on purpose: start-up must not leave its probe's settings in force.
+    let app = spawn_app_with(&[
+        ("DB_ACQUIRE_TIMEOUT_SECONDS", "1"),
+        ("DB_CONNECT_TIMEOUT_SECONDS", "6"),
+        ("DB_MAX_CONNECTIONS", "1"),
+    ])
+    .await;
+    let transaction = app.db.begin().await.unwrap();
+
+    let started = std::time::Instant::now();
+    let resp = app.as_user("alice", Method::GET, "/api/tasks").send().await.unwrap();
+    let elapsed = started.elapsed();
+    assert_error(resp, StatusCode::SERVICE_UNAVAILABLE, "database_unavailable").await;
+    assert!(
+        elapsed >= std::time::Duration::from_millis(900) && elapsed < std::time::Duration::from_secs(3),
+        "{elapsed:?}"
+    );
+    transaction.rollback().await.unwrap();
 }
 
 #[tokio::test]

@@ -1,0 +1,224 @@
+//! Start-up: the one [`Application`] that `serve`, the tests and the process tests all build.
+//!
+//! Building connects to the database (retrying while it wakes), applies migrations, binds the
+//! listeners and starts the key refresh; running serves until the shutdown future resolves, lets
+//! in-flight requests finish and closes the pool.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
+use poem::{EndpointExt, Server};
+use sea_orm::DatabaseConnection;
+use tokio::task::JoinHandle;
+
+use crate::app::{build_app, metrics_app};
+use crate::auth::{DEMO_USER_EMAIL, DEMO_USER_ID, TokenVerifier, mint_token};
+use crate::config::Config;
+use crate::connection_deadline::{ConnectionTimeouts, DeadlineAcceptor};
+use crate::db;
+use crate::metrics::Metrics;
+
+/// Why the server could not start, or stopped serving.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot reach the database ({target}) after retrying for {waited_seconds} s: {source}")]
+    Database {
+        target: String,
+        waited_seconds: u64,
+        source: sea_orm::DbErr,
+    },
+    #[error("cannot apply migrations to the database ({target}): {source}")]
+    Migration { target: String, source: sea_orm::DbErr },
+    #[error("cannot listen on {address}: {source}")]
+    Bind { address: String, source: std::io::Error },
+    #[error("the server on {address} stopped with an error: {source}")]
+    Serve {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// Connects to the configured database and applies pending migrations.
+pub async fn prepare_database(config: &Config) -> Result<DatabaseConnection, StartError> {
+    let target = config.database.target.describe();
+    tracing::info!(database = %target, "connecting");
+    let db = db::connect_with_retry(&config.database)
+        .await
+        .map_err(|source| StartError::Database {
+            target: target.clone(),
+            waited_seconds: config.database.startup_timeout.as_secs(),
+            source,
+        })?;
+    db::migrate(&db)
+        .await
+        .map_err(|source| StartError::Migration { target, source })?;
+    Ok(db)
+}
+
+/// A service that is ready to serve: database migrated, ports bound.
+pub struct Application {
+    address: SocketAddr,
+    acceptor: DeadlineAcceptor<TcpAcceptor>,
+    metrics_listener: Option<(SocketAddr, TcpAcceptor)>,
+    db: DatabaseConnection,
+    metrics: Arc<Metrics>,
+    endpoint: poem::endpoint::BoxEndpoint<'static>,
+    key_refresh: Option<JoinHandle<()>>,
+    shutdown_grace: Duration,
+    development_token: Option<String>,
+}
+
+impl Application {
+    pub async fn build(config: &Config) -> Result<Application, StartError> {
+        let db = prepare_database(config).await?;
+        let requested = format!("{}:{}", config.host, config.port);
+        let (acceptor, address) = bind(&requested).await?;
+        let metrics_listener = match config.metrics_addr {
+            Some(metrics_addr) => Some(
+                bind(&metrics_addr.to_string())
+                    .await
+                    .map(|(acceptor, at)| (at, acceptor))?,
+            ),
+            None => None,
+        };
+
+        let verifier = Arc::new(TokenVerifier::new(&config.auth));
+        // The first fetch must not hold up the start: Better Auth may start after us.
+        let key_refresh = verifier.spawn_key_refresh();
+        let metrics = Arc::new(Metrics::default());
+        let endpoint = build_app(db.clone(), config, verifier, metrics.clone())
+            .map_to_response()
+            .boxed();
+        let development_token = match &config.auth.secret {
+            Some(secret) if config.auth.secret_is_ephemeral => Some(mint_token(
+                secret,
+                DEMO_USER_ID,
+                Some(DEMO_USER_EMAIL),
+                chrono::Duration::days(7),
+            )),
+            _ => None,
+        };
+        let timeouts = ConnectionTimeouts {
+            header_read: config.header_read_timeout,
+            keep_alive: config.keep_alive_timeout,
+        };
+        Ok(Application {
+            address,
+            acceptor: DeadlineAcceptor::new(acceptor, timeouts),
+            metrics_listener,
+            db,
+            metrics,
+            endpoint,
+            key_refresh,
+            shutdown_grace: config.shutdown_grace,
+            development_token,
+        })
+    }
+
+    /// The address the API listens on (the real port when the configuration asked for port 0).
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The address of the separate `/metrics` listener, when `METRICS_ADDR` asks for one.
+    pub fn metrics_address(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().map(|(address, _)| *address)
+    }
+
+    /// The pool the service uses.
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Serves until `shutdown` resolves; in-flight requests then get the shutdown grace to finish.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
+        let address = self.address;
+        tracing::info!(address = %address, docs = %format!("http://{address}/docs"), "listening");
+        if let Some(token) = &self.development_token {
+            announce_development_mode(token, address);
+        }
+        let metrics_server = self.metrics_listener.map(|(metrics_address, acceptor)| {
+            tracing::info!(address = %metrics_address, "serving /metrics");
+            let app = metrics_app(self.db.clone(), self.metrics.clone());
+            tokio::spawn(Server::new_with_acceptor(acceptor).run(app))
+        });
+
+        let result = Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(self.endpoint, shutdown, Some(self.shutdown_grace))
+            .await;
+
+        if let Some(task) = metrics_server {
+            task.abort();
+        }
+        if let Some(task) = self.key_refresh {
+            task.abort();
+        }
+        if let Err(err) = self.db.close().await {
+            tracing::warn!(error = %err, "closing the database pool");
+        }
+        tracing::info!("stopped");
+        result.map_err(|source| StartError::Serve { address, source })
+    }
+}
+
+/// Runs the server until SIGTERM or Ctrl-C.
+pub async fn serve(config: Config) -> Result<(), StartError> {
+    Application::build(&config).await?.run_until(shutdown_signal()).await
+}
+
+async fn bind(address: &str) -> Result<(TcpAcceptor, SocketAddr), StartError> {
+    let bind_error = |source| StartError::Bind {
+        address: address.to_owned(),
+        source,
+    };
+    let acceptor = TcpListener::bind(address.to_owned())
+        .into_acceptor()
+        .await
+        .map_err(bind_error)?;
+    let local = acceptor
+        .local_addr()
+        .first()
+        .and_then(|addr| addr.as_socket_addr().copied())
+        .ok_or_else(|| bind_error(std::io::Error::other("the listener has no TCP address")))?;
+    Ok((acceptor, local))
+}
+
+/// No `BETTER_AUTH_SECRET`: say so loudly and hand the developer a token that works right away.
+fn announce_development_mode(token: &str, address: SocketAddr) {
+    tracing::warn!(
+        "DEVELOPMENT MODE: BETTER_AUTH_SECRET is not set, so tokens are verified with a random secret \
+         that lives only as long as this process. Set BETTER_AUTH_SECRET to the secret of your Better \
+         Auth app to accept its tokens; with APP_ENV=production the server refuses to start without it."
+    );
+    eprintln!(
+        "\nDevelopment token for user `{DEMO_USER_ID}` (valid 7 days, until this process stops):\n\n\
+         {token}\n\n\
+         Swagger UI: http://{address}/docs -> Authorize -> paste the token above.\n\
+         curl:       curl -H 'Authorization: Bearer {token}' http://{address}/api/tasks\n"
+    );
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}
