@@ -119,10 +119,12 @@ async fn connect_once(settings: &DatabaseSettings) -> Result<DatabaseConnection,
 /// (answered 503: retry later) rather than a statement of ours that failed (a bug: 500).
 pub fn is_outage(err: &DbErr) -> bool {
     match err {
-        DbErr::ConnectionAcquire(_) => true,
-        DbErr::Conn(RuntimeErr::SqlxError(err))
-        | DbErr::Exec(RuntimeErr::SqlxError(err))
-        | DbErr::Query(RuntimeErr::SqlxError(err)) => driver_error_is_outage(err),
+        // Failing to open a connection is an outage whatever the cause (refused, TLS, a
+        // handshake cut short, the server's own refusal such as too many clients).
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(err)) | DbErr::Query(RuntimeErr::SqlxError(err)) => {
+            driver_error_is_outage(err)
+        }
         _ => false,
     }
 }
@@ -130,7 +132,14 @@ pub fn is_outage(err: &DbErr) -> bool {
 fn driver_error_is_outage(err: &sea_orm::sqlx::Error) -> bool {
     use sea_orm::sqlx::Error;
     match err {
-        Error::Io(_) | Error::Tls(_) | Error::PoolTimedOut | Error::PoolClosed | Error::WorkerCrashed => true,
+        // A protocol error is a conversation with the server cut or garbled mid-way (a proxy or
+        // pooler dropping it), never the content of a statement.
+        Error::Io(_)
+        | Error::Tls(_)
+        | Error::Protocol(_)
+        | Error::PoolTimedOut
+        | Error::PoolClosed
+        | Error::WorkerCrashed => true,
         Error::Database(db_err) => {
             if let Some(pg) = db_err.try_downcast_ref::<PgDatabaseError>() {
                 postgres_state_is_outage(pg.code())
@@ -220,6 +229,10 @@ mod tests {
         assert!(is_outage(&driver(Error::Io(
             std::io::ErrorKind::ConnectionReset.into()
         ))));
+        assert!(is_outage(&driver(Error::Protocol(
+            "unexpected response from SSLRequest".into()
+        ))));
+        assert!(is_outage(&DbErr::Conn(RuntimeErr::Internal("handshake".into()))));
         assert!(!is_outage(&driver(Error::RowNotFound)));
         assert!(!is_outage(&driver(Error::ColumnNotFound("title".into()))));
         assert!(!is_outage(&DbErr::Type("not a timestamp".into())));

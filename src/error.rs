@@ -337,8 +337,10 @@ pub fn respond<R: FromApiError>(result: Result<R, ApiError>) -> R {
 }
 
 /// Implements [`FromApiError`] for an operation's response enum. Every enum has
-/// `Unauthorized(Json<ErrorBody>, String)` and `ClientError(StatusCode, Json<ErrorBody>)` (the
-/// documented `4XX` range); the listed statuses map onto their own variants.
+/// `Unauthorized(Json<ErrorBody>, String)`, `InternalError` (500), `ServiceUnavailable` (503) and
+/// `ClientError(StatusCode, Json<ErrorBody>)` (the documented `4XX` range); the listed statuses
+/// map onto their own variants. Any other server error is answered as a 500: a `5XX` status must
+/// never travel through the variant documented as `4XX`.
 #[macro_export]
 macro_rules! error_variants {
     ($response:ty { $($status:literal => $variant:ident),* $(,)? }) => {
@@ -350,7 +352,11 @@ macro_rules! error_variants {
                 match status.as_u16() {
                     401 => Self::Unauthorized(body, challenge.to_owned()),
                     $($status => Self::$variant(body),)*
-                    _ => Self::ClientError(status, body),
+                    503 => Self::ServiceUnavailable(body),
+                    400..=499 => Self::ClientError(status, body),
+                    _ => Self::InternalError(::poem_openapi::payload::Json(
+                        $crate::error::ApiError::Internal.body(),
+                    )),
                 }
             }
         }

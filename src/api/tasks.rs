@@ -39,6 +39,9 @@ pub enum ListTasksResponse {
     /// No valid bearer token.
     #[oai(status = 401)]
     Unauthorized(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
+    /// Something failed on our side (a bug, logged with the request id); retrying will not help.
+    #[oai(status = 500)]
+    InternalError(Json<ErrorBody>),
     /// The database (or Better Auth's key set, `auth_unavailable`) is unavailable; retry later.
     #[oai(status = 503)]
     ServiceUnavailable(Json<ErrorBody>),
@@ -46,7 +49,7 @@ pub enum ListTasksResponse {
     #[oai(status_range = "4XX")]
     ClientError(StatusCode, Json<ErrorBody>),
 }
-error_variants!(ListTasksResponse { 503 => ServiceUnavailable });
+error_variants!(ListTasksResponse {});
 
 #[derive(ApiResponse)]
 #[oai(bad_request_handler = "reject")]
@@ -60,6 +63,9 @@ pub enum CreateTaskResponse {
     /// The body is not valid JSON or breaks a rule; `errors` lists every failing field.
     #[oai(status = 422)]
     UnprocessableEntity(Json<ErrorBody>),
+    /// Something failed on our side (a bug, logged with the request id); retrying will not help.
+    #[oai(status = 500)]
+    InternalError(Json<ErrorBody>),
     /// The database (or Better Auth's key set, `auth_unavailable`) is unavailable; nothing was stored.
     #[oai(status = 503)]
     ServiceUnavailable(Json<ErrorBody>),
@@ -67,7 +73,7 @@ pub enum CreateTaskResponse {
     #[oai(status_range = "4XX")]
     ClientError(StatusCode, Json<ErrorBody>),
 }
-error_variants!(CreateTaskResponse { 422 => UnprocessableEntity, 503 => ServiceUnavailable });
+error_variants!(CreateTaskResponse { 422 => UnprocessableEntity });
 
 /// The answer of every operation on one task.
 #[derive(ApiResponse)]
@@ -82,6 +88,9 @@ pub enum TaskResponse {
     /// The caller has no task with this id (it does not exist, or it is another user's).
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
+    /// Something failed on our side (a bug, logged with the request id); retrying will not help.
+    #[oai(status = 500)]
+    InternalError(Json<ErrorBody>),
     /// The database (or Better Auth's key set, `auth_unavailable`) is unavailable; nothing was changed.
     #[oai(status = 503)]
     ServiceUnavailable(Json<ErrorBody>),
@@ -89,7 +98,7 @@ pub enum TaskResponse {
     #[oai(status_range = "4XX")]
     ClientError(StatusCode, Json<ErrorBody>),
 }
-error_variants!(TaskResponse { 404 => NotFound, 503 => ServiceUnavailable });
+error_variants!(TaskResponse { 404 => NotFound });
 
 /// The answer of the operations that change a task from a body.
 #[derive(ApiResponse)]
@@ -107,6 +116,9 @@ pub enum TaskChangeResponse {
     /// The body is not valid JSON or breaks a rule; `errors` lists every failing field.
     #[oai(status = 422)]
     UnprocessableEntity(Json<ErrorBody>),
+    /// Something failed on our side (a bug, logged with the request id); retrying will not help.
+    #[oai(status = 500)]
+    InternalError(Json<ErrorBody>),
     /// The database (or Better Auth's key set, `auth_unavailable`) is unavailable; nothing was changed.
     #[oai(status = 503)]
     ServiceUnavailable(Json<ErrorBody>),
@@ -114,7 +126,7 @@ pub enum TaskChangeResponse {
     #[oai(status_range = "4XX")]
     ClientError(StatusCode, Json<ErrorBody>),
 }
-error_variants!(TaskChangeResponse { 404 => NotFound, 422 => UnprocessableEntity, 503 => ServiceUnavailable });
+error_variants!(TaskChangeResponse { 404 => NotFound, 422 => UnprocessableEntity });
 
 #[derive(ApiResponse)]
 #[oai(bad_request_handler = "reject")]
@@ -128,6 +140,9 @@ pub enum DeleteTaskResponse {
     /// The caller has no task with this id (it does not exist, or it is another user's).
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
+    /// Something failed on our side (a bug, logged with the request id); retrying will not help.
+    #[oai(status = 500)]
+    InternalError(Json<ErrorBody>),
     /// The database (or Better Auth's key set, `auth_unavailable`) is unavailable; nothing was deleted.
     #[oai(status = 503)]
     ServiceUnavailable(Json<ErrorBody>),
@@ -135,7 +150,7 @@ pub enum DeleteTaskResponse {
     #[oai(status_range = "4XX")]
     ClientError(StatusCode, Json<ErrorBody>),
 }
-error_variants!(DeleteTaskResponse { 404 => NotFound, 503 => ServiceUnavailable });
+error_variants!(DeleteTaskResponse { 404 => NotFound });
 
 #[OpenApi(tag = "ApiTags::Tasks")]
 impl TasksApi {

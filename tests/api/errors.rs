@@ -1,6 +1,7 @@
 //! Every non-2xx answer, the framework's own included, is the project's JSON error body.
 
 use reqwest::{Method, StatusCode};
+use sea_orm::ConnectionTrait;
 use serde_json::json;
 
 use crate::helpers::{assert_error, spawn_app, token_for};
@@ -98,6 +99,75 @@ async fn a_database_failure_is_503_database_unavailable_without_internals() {
         .send_json("alice", Method::POST, "/api/tasks", json!({"title": "t"}))
         .await;
     assert_error(create, StatusCode::SERVICE_UNAVAILABLE, "database_unavailable").await;
+}
+
+/// Asserts a 500 `internal_error` that says nothing of the database.
+async fn assert_internal_error_without_internals(resp: reqwest::Response) {
+    let body = assert_error(resp, StatusCode::INTERNAL_SERVER_ERROR, "internal_error").await;
+    let text = body.to_string().to_lowercase();
+    for leak in [
+        "select",
+        "insert",
+        "column",
+        "sqlx",
+        "sqlite",
+        "postgres",
+        "dberr",
+        "boom",
+        "constraint",
+    ] {
+        assert!(!text.contains(leak), "{leak} in {body}");
+    }
+}
+
+#[tokio::test]
+async fn a_failing_statement_is_a_500_not_a_503_to_retry() {
+    let app = spawn_app().await;
+    app.create_titled("alice", "kept").await;
+    // A schema the code does not expect: every statement naming the column fails.
+    app.db
+        .execute_unprepared("ALTER TABLE tasks DROP COLUMN description")
+        .await
+        .unwrap();
+
+    let list = app.as_user("alice", Method::GET, "/api/tasks").send().await.unwrap();
+    assert_internal_error_without_internals(list).await;
+    let create = app
+        .send_json("alice", Method::POST, "/api/tasks", json!({"title": "t"}))
+        .await;
+    assert_internal_error_without_internals(create).await;
+}
+
+#[tokio::test]
+async fn a_constraint_violation_is_a_500_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    let refuse_boom = if app.is_postgres() {
+        "ALTER TABLE tasks ADD CONSTRAINT no_boom CHECK (title <> 'boom')"
+    } else {
+        "CREATE TRIGGER no_boom BEFORE INSERT ON tasks WHEN NEW.title = 'boom' \
+         BEGIN SELECT RAISE(ABORT, 'no boom'); END"
+    };
+    app.db.execute_unprepared(refuse_boom).await.unwrap();
+
+    let create = app
+        .send_json("alice", Method::POST, "/api/tasks", json!({"title": "boom"}))
+        .await;
+    assert_internal_error_without_internals(create).await;
+    assert!(app.list_tasks("alice", "").await.is_empty());
+}
+
+#[tokio::test]
+async fn a_row_that_cannot_be_decoded_is_a_500() {
+    let app = spawn_app().await;
+    let id = app.create_titled("alice", "unreadable").await;
+    let corrupt = if app.is_postgres() {
+        "ALTER TABLE tasks ALTER COLUMN completed TYPE text USING completed::text"
+    } else {
+        "UPDATE tasks SET created_at = 'not a timestamp'"
+    };
+    app.db.execute_unprepared(corrupt).await.unwrap();
+
+    assert_internal_error_without_internals(app.get_task("alice", id).await).await;
 }
 
 #[tokio::test]

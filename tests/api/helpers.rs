@@ -115,6 +115,11 @@ pub fn now() -> i64 {
 }
 
 impl TestApp {
+    /// Whether this app runs on PostgreSQL (else SQLite).
+    pub fn is_postgres(&self) -> bool {
+        self.db.get_database_backend() == sea_orm::DbBackend::Postgres
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
