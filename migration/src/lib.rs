@@ -7,12 +7,17 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20260118_000001_create_tasks;
+mod m20261129_000001_fold_search_text;
+pub mod search_fold;
 
 /// Every migration of the service, oldest first.
 pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20260118_000001_create_tasks::Migration)]
+        vec![
+            Box::new(m20260118_000001_create_tasks::Migration),
+            Box::new(m20261129_000001_fold_search_text::Migration),
+        ]
     }
 }

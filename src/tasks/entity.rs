@@ -16,6 +16,12 @@ pub struct Model {
     pub completed: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// `title` folded for case-insensitive search (`migration::search_fold`); never answered.
+    #[sea_orm(column_type = "Text")]
+    pub title_folded: String,
+    /// `description` folded the same way.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub description_folded: Option<String>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -5,7 +5,8 @@
 //! concurrent toggles give two flips instead of a lost update.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use migration::search_fold::fold;
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, Order, QueryFilter,
     QueryOrder, QuerySelect,
@@ -71,11 +72,12 @@ fn now() -> DateTime<Utc> {
     DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
 }
 
-/// `%` and `_` in the user's text are literal, not wildcards.
+/// The search text folded like the stored copies it is matched against; `%` and `_` in the
+/// user's text are literal, not wildcards.
 fn like_pattern(search: &str) -> LikeExpr {
     let mut pattern = String::with_capacity(search.len() + 2);
     pattern.push('%');
-    for ch in search.to_lowercase().chars() {
+    for ch in fold(search).chars() {
         if matches!(ch, '%' | '_' | '\\') {
             pattern.push('\\');
         }
@@ -98,9 +100,9 @@ pub async fn list_tasks(
     if let Some(search) = query.search.as_deref().filter(|s| !s.is_empty()) {
         let pattern = like_pattern(search);
         select = select.filter(
-            Expr::expr(Func::lower(Expr::col(Column::Title)))
+            Expr::col(Column::TitleFolded)
                 .like(pattern.clone())
-                .or(Expr::expr(Func::lower(Expr::col(Column::Description))).like(pattern)),
+                .or(Expr::col(Column::DescriptionFolded).like(pattern)),
         );
     }
     let order = match query.order {
@@ -141,6 +143,8 @@ pub async fn create_task(db: &impl ConnectionTrait, owner: &AuthUser, task: NewT
     let now = now();
     ActiveModel {
         user_id: Set(owner.id().to_owned()),
+        title_folded: Set(fold(&task.title)),
+        description_folded: Set(task.description.as_deref().map(fold)),
         title: Set(task.title),
         description: Set(task.description),
         completed: Set(task.completed),
@@ -162,10 +166,14 @@ pub async fn update_task(
 ) -> Result<Option<Task>, DbErr> {
     let mut update = Tasks::update_many().col_expr(Column::UpdatedAt, Expr::value(now()));
     if let Some(title) = changes.title {
-        update = update.col_expr(Column::Title, Expr::value(title));
+        update = update
+            .col_expr(Column::TitleFolded, Expr::value(fold(&title)))
+            .col_expr(Column::Title, Expr::value(title));
     }
     if let Some(description) = changes.description {
-        update = update.col_expr(Column::Description, Expr::value(description));
+        update = update
+            .col_expr(Column::DescriptionFolded, Expr::value(description.as_deref().map(fold)))
+            .col_expr(Column::Description, Expr::value(description));
     }
     if let Some(completed) = changes.completed {
         update = update.col_expr(Column::Completed, Expr::value(completed));

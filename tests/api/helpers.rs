@@ -40,10 +40,37 @@ pub fn postgres_admin_url() -> Option<String> {
     std::env::var("TEST_DATABASE_URL").ok().filter(|url| !url.is_empty())
 }
 
+/// The PostgreSQL server's admin URL for a test that exists only for PostgreSQL (outages through
+/// a proxy, TLS, concurrent migrations): `TEST_DATABASE_URL`, else the local server on
+/// 127.0.0.1:5432 when it answers — so these tests run in the SQLite pass of the suite too.
+/// Without a server the test prints SKIPPED and returns `None` locally, and fails under `CI`:
+/// a test never passes without running.
+pub async fn postgres_for(test: &str) -> Option<String> {
+    if let Some(url) = postgres_admin_url() {
+        return Some(url);
+    }
+    let reachable = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        tokio::net::TcpStream::connect(LOCAL_POSTGRES_ADDRESS),
+    )
+    .await
+    .is_ok_and(|connected| connected.is_ok());
+    if reachable {
+        return Some(LOCAL_POSTGRES_URL.to_owned());
+    }
+    let problem = format!("{test} needs PostgreSQL: set TEST_DATABASE_URL or start it on {LOCAL_POSTGRES_ADDRESS}");
+    assert!(std::env::var_os("CI").is_none(), "{problem}");
+    eprintln!("SKIPPED: {problem}");
+    None
+}
+
+const LOCAL_POSTGRES_ADDRESS: &str = "127.0.0.1:5432";
+const LOCAL_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
 /// Starts the app on a fresh PostgreSQL database reached through a [`Proxy`] the test controls;
-/// also returns the database's direct URL. `None` when the suite runs on SQLite.
-pub async fn spawn_app_behind_proxy(extra: &[(&str, &str)]) -> Option<(TestApp, Proxy, String)> {
-    let admin_url = postgres_admin_url()?;
+/// also returns the database's direct URL. `None` (after SKIPPED) without PostgreSQL.
+pub async fn spawn_app_behind_proxy(test: &str, extra: &[(&str, &str)]) -> Option<(TestApp, Proxy, String)> {
+    let admin_url = postgres_for(test).await?;
     let database = PostgresTestDatabase::create(&admin_url).await;
     let direct_url = database.url.clone();
     let proxy = Proxy::start(socket_addr_of(&direct_url), std::time::Duration::ZERO).await;

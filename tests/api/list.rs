@@ -89,6 +89,64 @@ async fn search_is_a_case_insensitive_substring_of_title_or_description() {
 }
 
 #[tokio::test]
+async fn search_folds_case_the_same_way_for_every_script_on_both_back_ends() {
+    let app = spawn_app().await;
+    for title in [
+        "École primaire",
+        "Straße fegen",
+        "STRASSE",
+        "Москва",
+        "Ὀδυσσεύς ΟΔΟΣ",
+        "東京タワー",
+    ] {
+        app.create_titled("alice", title).await;
+    }
+    app.create_task("alice", json!({"title": "notes", "description": "Réunion à GENÈVE"}))
+        .await;
+    let found = |query: &'static str| {
+        let app = &app;
+        async move {
+            let mut titles = app.titles("alice", &format!("?search={query}")).await;
+            titles.sort();
+            titles
+        }
+    };
+    for query in ["École", "école", "ÉCOLE", "%C3%A9cole"] {
+        assert_eq!(found(query).await, ["École primaire"], "{query}");
+    }
+    // ß and SS stay distinct, as in PostgreSQL's lower(); ẞ is the capital of ß.
+    assert_eq!(found("STRAẞE").await, ["Straße fegen"]);
+    assert_eq!(found("straße").await, ["Straße fegen"]);
+    assert_eq!(found("strasse").await, ["STRASSE"]);
+    assert_eq!(found("МОСКВА").await, ["Москва"]);
+    assert_eq!(found("москва").await, ["Москва"]);
+    // Final sigma: ΟΔΟΣ and οδος find the same task.
+    assert_eq!(found("οδος").await, ["Ὀδυσσεύς ΟΔΟΣ"]);
+    assert_eq!(found("東京").await, ["東京タワー"]);
+    assert_eq!(found("genève").await, ["notes"]);
+}
+
+#[tokio::test]
+async fn a_changed_title_or_description_is_searched_as_changed() {
+    let app = spawn_app().await;
+    let id = app.create_titled("alice", "Élan").await;
+    let path = format!("/api/tasks/{id}");
+    app.send_json(
+        "alice",
+        Method::PATCH,
+        &path,
+        json!({"title": "Øre", "description": "ÇA"}),
+    )
+    .await;
+    assert!(app.titles("alice", "?search=élan").await.is_empty());
+    assert_eq!(app.titles("alice", "?search=øRE").await, ["Øre"]);
+    assert_eq!(app.titles("alice", "?search=ça").await, ["Øre"]);
+    app.send_json("alice", Method::PATCH, &path, json!({"description": null}))
+        .await;
+    assert!(app.titles("alice", "?search=ça").await.is_empty());
+}
+
+#[tokio::test]
 async fn search_treats_wildcards_literally() {
     let app = seeded().await;
     assert_eq!(app.titles("alice", "?search=50%25").await, ["buy BREAD"]);

@@ -6,7 +6,10 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use todo_api::config::Config;
 use todo_api::db;
 
-use crate::helpers::fresh_database;
+use crate::helpers::{PostgresTestDatabase, fresh_database, postgres_for};
+
+/// How many migrations the service has.
+const MIGRATIONS: i64 = 2;
 
 fn config_for(url: &str) -> Config {
     let vars = HashMap::from([("DATABASE_URL".to_owned(), url.to_owned())]);
@@ -30,17 +33,17 @@ async fn migrating_twice_is_a_no_op() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(applied.try_get::<i64>("", "n").unwrap(), 1);
+    assert_eq!(applied.try_get::<i64>("", "n").unwrap(), MIGRATIONS);
 }
 
 #[tokio::test]
 async fn instances_starting_together_all_migrate_successfully() {
-    let (url, _guard) = fresh_database().await;
-    if url.starts_with("sqlite") {
-        // Each in-memory SQLite connection is its own database; the race only exists on a server.
+    // Each in-memory SQLite connection is its own database; the race only exists on a server.
+    let Some(admin) = postgres_for("instances_starting_together_all_migrate_successfully").await else {
         return;
-    }
-    let config = config_for(&url);
+    };
+    let database = PostgresTestDatabase::create(&admin).await;
+    let config = config_for(&database.url);
 
     let instances: Vec<_> = (0..6)
         .map(|_| {
@@ -65,16 +68,17 @@ async fn instances_starting_together_all_migrate_successfully() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(tables.try_get::<i64>("", "n").unwrap(), 1);
+    assert_eq!(tables.try_get::<i64>("", "n").unwrap(), MIGRATIONS);
 }
 
 #[tokio::test]
 async fn a_neon_style_url_connects_over_tls() {
-    let (url, _guard) = fresh_database().await;
-    if url.starts_with("sqlite") {
-        return; // TLS concerns the PostgreSQL back end only
-    }
-    let neon_style = format!("{url}?sslmode=require&channel_binding=require");
+    // TLS concerns the PostgreSQL back end only.
+    let Some(admin) = postgres_for("a_neon_style_url_connects_over_tls").await else {
+        return;
+    };
+    let database = PostgresTestDatabase::create(&admin).await;
+    let neon_style = format!("{}?sslmode=require&channel_binding=require", database.url);
     let db = db::connect(&config_for(&neon_style).database)
         .await
         .expect("Neon-style URL accepted");
@@ -88,4 +92,49 @@ async fn a_neon_style_url_connects_over_tls() {
         .unwrap()
         .unwrap();
     assert!(row.try_get::<bool>("", "ssl").unwrap(), "the connection uses TLS");
+}
+
+#[tokio::test]
+async fn rows_written_before_search_folding_are_found_after_the_upgrade() {
+    use migration::{Migrator, MigratorTrait};
+    let (url, _guard) = fresh_database().await;
+    let db = db::connect(&config_for(&url).database).await.unwrap();
+    // The schema as it was before the folded columns, with rows in it.
+    Migrator::up(&db, Some(1)).await.unwrap();
+    let backend = db.get_database_backend();
+    for (title, description) in [("École primaire", "NULL"), ("Milk", "'ΟΔΟΣ'")] {
+        db.execute_raw(Statement::from_string(
+            backend,
+            format!(
+                "INSERT INTO tasks (user_id, title, description, completed, created_at, updated_at) \
+                 VALUES ('alice', '{title}', {description}, false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            ),
+        ))
+        .await
+        .unwrap();
+    }
+
+    db::migrate(&db).await.unwrap();
+
+    let folded = db
+        .query_all_raw(Statement::from_string(
+            backend,
+            "SELECT title, title_folded, description_folded FROM tasks ORDER BY id",
+        ))
+        .await
+        .unwrap();
+    let read = |row: &sea_orm::QueryResult| {
+        (
+            row.try_get::<String>("", "title").unwrap(),
+            row.try_get::<String>("", "title_folded").unwrap(),
+            row.try_get::<Option<String>>("", "description_folded").unwrap(),
+        )
+    };
+    assert_eq!(
+        folded.iter().map(read).collect::<Vec<_>>(),
+        [
+            ("École primaire".to_owned(), "école primaire".to_owned(), None),
+            ("Milk".to_owned(), "milk".to_owned(), Some("οδοσ".to_owned())),
+        ]
+    );
 }

@@ -53,8 +53,11 @@ async fn wait_until_ok(app: &TestApp, limit: Duration) -> Duration {
 
 #[tokio::test]
 async fn a_cut_database_answers_503_quickly_and_the_service_recovers_by_itself() {
-    let Some((app, proxy, direct_url)) =
-        spawn_app_behind_proxy(&[("DB_ACQUIRE_TIMEOUT_SECONDS", "2"), ("DB_CONNECT_TIMEOUT_SECONDS", "2")]).await
+    let Some((app, proxy, direct_url)) = spawn_app_behind_proxy(
+        "a_cut_database_answers_503_quickly_and_the_service_recovers_by_itself",
+        &[("DB_ACQUIRE_TIMEOUT_SECONDS", "2"), ("DB_CONNECT_TIMEOUT_SECONDS", "2")],
+    )
+    .await
     else {
         return;
     };
@@ -124,11 +127,14 @@ async fn a_cut_database_answers_503_quickly_and_the_service_recovers_by_itself()
 
 #[tokio::test]
 async fn a_hung_database_is_answered_within_the_request_timeout() {
-    let Some((app, proxy, _)) = spawn_app_behind_proxy(&[
-        ("REQUEST_TIMEOUT_SECONDS", "2"),
-        ("DB_ACQUIRE_TIMEOUT_SECONDS", "10"),
-        ("DB_CONNECT_TIMEOUT_SECONDS", "10"),
-    ])
+    let Some((app, proxy, _)) = spawn_app_behind_proxy(
+        "a_hung_database_is_answered_within_the_request_timeout",
+        &[
+            ("REQUEST_TIMEOUT_SECONDS", "2"),
+            ("DB_ACQUIRE_TIMEOUT_SECONDS", "10"),
+            ("DB_CONNECT_TIMEOUT_SECONDS", "10"),
+        ],
+    )
     .await
     else {
         return;
@@ -152,7 +158,9 @@ async fn a_hung_database_is_answered_within_the_request_timeout() {
 
 #[tokio::test]
 async fn connections_the_server_closed_while_idle_are_replaced_without_a_failed_request() {
-    let Some((app, _proxy, direct_url)) = spawn_app_behind_proxy(&[]).await else {
+    let Some((app, _proxy, direct_url)) =
+        spawn_app_behind_proxy("connections_the_server_closed_while_idle_are_replaced", &[]).await
+    else {
         return;
     };
     for _ in 0..3 {

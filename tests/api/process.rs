@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::{Value, json};
 
-use crate::helpers::{PostgresTestDatabase, SECRET, now, postgres_admin_url, sign, token_for};
+use crate::helpers::{PostgresTestDatabase, SECRET, now, postgres_admin_url, postgres_for, sign, token_for};
 use crate::proxy::{Proxy, socket_addr_of, via};
 
 /// A running `todo-api` with JSON logs captured from stderr.
@@ -236,7 +236,9 @@ async fn start_up_against_an_unreachable_database_retries_then_exits_with_one_cl
 
 #[tokio::test]
 async fn start_up_waits_for_a_database_that_is_slow_to_wake() {
-    let Some(admin) = postgres_admin_url() else { return };
+    let Some(admin) = postgres_for("start_up_waits_for_a_database_that_is_slow_to_wake").await else {
+        return;
+    };
     let database = PostgresTestDatabase::create(&admin).await;
     // The first connection is held for 3 s, like a Neon compute resuming; attempts time out at 1 s.
     let proxy = Proxy::start(socket_addr_of(&database.url), Duration::from_secs(3)).await;
