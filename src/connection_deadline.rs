@@ -127,6 +127,16 @@ impl<T> DeadlineIo<T> {
         self.arm(self.timeouts.keep_alive);
     }
 
+    /// Registers the connection's task to be woken when the deadline passes. Needed after a
+    /// write arms it: hyper does not poll the read side again until something wakes it, so a
+    /// deadline first polled there would never fire on an idle connection.
+    fn watch_deadline(&mut self, cx: &mut Context<'_>) {
+        if self.expired(cx) {
+            // Already past (a stalled write): the next read reports it.
+            cx.waker().wake_by_ref();
+        }
+    }
+
     fn expired(&mut self, cx: &mut Context<'_>) -> bool {
         self.deadline
             .as_mut()
@@ -151,6 +161,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for DeadlineIo<T> {
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
                 this.observe_read(&buf.filled()[before..]);
+                this.watch_deadline(cx);
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Err(err)) => Poll::Ready(Err(err)),
@@ -173,6 +184,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for DeadlineIo<T> {
         let result = Pin::new(&mut this.inner).poll_write(cx, data);
         if matches!(result, Poll::Ready(Ok(written)) if written > 0) {
             this.observe_write(data);
+            this.watch_deadline(cx);
         }
         result
     }
@@ -187,6 +199,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for DeadlineIo<T> {
         if matches!(result, Poll::Ready(Ok(written)) if written > 0) {
             let first = bufs.iter().find(|buf| !buf.is_empty()).map_or(&[][..], |buf| &buf[..]);
             this.observe_write(first);
+            this.watch_deadline(cx);
         }
         result
     }

@@ -98,46 +98,12 @@ pub enum OrderParam {
     Desc,
 }
 
-/// Page size, 1 to 1000.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PageLimit(pub u64);
-
+/// The largest page `limit` accepts; other values mean "no limit", like an absent one.
 pub const MAX_PAGE_LIMIT: u64 = 1000;
 
-impl Type for PageLimit {
-    const IS_REQUIRED: bool = true;
-    type RawValueType = u64;
-    type RawElementValueType = u64;
-
-    fn name() -> Cow<'static, str> {
-        "integer_page_limit".into()
-    }
-
-    fn schema_ref() -> MetaSchemaRef {
-        let mut schema = MetaSchema::new_with_format("integer", "int64");
-        schema.minimum = Some(1.0);
-        schema.maximum = Some(MAX_PAGE_LIMIT as f64);
-        MetaSchemaRef::Inline(Box::new(schema))
-    }
-
-    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-        Some(&self.0)
-    }
-
-    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-        Box::new(self.as_raw_value().into_iter())
-    }
-}
-
-impl ParseFromParameter for PageLimit {
-    fn parse_from_parameter(value: &str) -> ParseResult<Self> {
-        match value.parse::<u64>() {
-            Ok(limit @ 1..=MAX_PAGE_LIMIT) => Ok(PageLimit(limit)),
-            _ => Err(poem_openapi::types::ParseError::custom(
-                "limit must be between 1 and 1000",
-            )),
-        }
-    }
+/// A usable page size, or `None` for every task.
+pub fn page_limit(requested: Option<u64>) -> Option<u64> {
+    requested.filter(|limit| (1..=MAX_PAGE_LIMIT).contains(limit))
 }
 
 impl From<SortParam> for SortField {
@@ -187,10 +153,10 @@ mod tests {
     fn unknown_values_are_ignored_not_rejected() {
         assert_eq!(lenient::<StatusFilter>("done"), Some(StatusFilter::Done));
         assert_eq!(lenient::<StatusFilter>("whatever"), None);
-        assert_eq!(lenient::<PageLimit>("0"), None);
-        assert_eq!(lenient::<PageLimit>("1001"), None);
-        assert_eq!(lenient::<PageLimit>("-5"), None);
-        assert_eq!(lenient::<PageLimit>("1000"), Some(PageLimit(1000)));
+        assert_eq!(page_limit(lenient::<u64>("0")), None);
+        assert_eq!(page_limit(lenient::<u64>("1001")), None);
+        assert_eq!(page_limit(lenient::<u64>("-5")), None);
+        assert_eq!(page_limit(lenient::<u64>("1000")), Some(1000));
         assert_eq!(lenient::<u64>("99999999999999999999999"), None);
     }
 

@@ -12,7 +12,9 @@ use sea_orm::DatabaseConnection;
 
 use super::json_body::{JsonBody, OptionalJsonBody};
 use super::json_response::JsonResponse;
-use super::list_params::{CompletedFilter, Lenient, OrderParam, PageLimit, SortParam, StatusFilter, completion_filter};
+use super::list_params::{
+    CompletedFilter, Lenient, OrderParam, SortParam, StatusFilter, completion_filter, page_limit,
+};
 use super::task_objects::{CompletionRequest, DeletedTask, NewTaskRequest, Task, TaskUpdateRequest};
 use crate::auth::BearerAuth;
 use crate::error::{ApiError, ErrorBody, reject, respond};
@@ -171,10 +173,10 @@ impl TasksApi {
         search: Query<Option<String>>,
         /// `created_at` (default), `updated_at`, `title` or `id`.
         sort: Query<Lenient<SortParam>>,
-        /// `asc` or `desc` (default).
+        /// `asc` or `desc`. Default: `asc` for `title` (A→Z), `desc` for the others (newest first).
         order: Query<Lenient<OrderParam>>,
         /// Page size, 1 to 1000; default (and for any other value): every task.
-        limit: Query<Lenient<PageLimit>>,
+        limit: Query<Lenient<u64>>,
         /// Tasks to skip, 0 or more; default 0.
         offset: Query<Lenient<u64>>,
     ) -> ListTasksResponse {
@@ -183,8 +185,8 @@ impl TasksApi {
             // NUL cannot occur in stored text (and PostgreSQL refuses it as a parameter).
             search: search.0.map(|text| text.replace('\0', "")),
             sort: sort.0.0.map(Into::into).unwrap_or_default(),
-            order: order.0.0.map(Into::into).unwrap_or_default(),
-            limit: limit.0.0.map(|limit| limit.0),
+            order: order.0.0.map(Into::into),
+            limit: page_limit(limit.0.0),
             offset: offset.0.0.unwrap_or(0),
         };
         respond(

@@ -25,11 +25,21 @@ pub enum SortField {
     Id,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ListOrder {
     Asc,
-    #[default]
     Desc,
+}
+
+impl SortField {
+    /// The order a person expects when they name only the field: titles A→Z, timestamps and
+    /// ids newest first.
+    pub fn natural_order(self) -> ListOrder {
+        match self {
+            SortField::Title => ListOrder::Asc,
+            SortField::CreatedAt | SortField::UpdatedAt | SortField::Id => ListOrder::Desc,
+        }
+    }
 }
 
 /// What the caller asked the list for; the defaults list everything, newest first.
@@ -39,7 +49,8 @@ pub struct TaskListQuery {
     /// Case-insensitive substring of the title or the description.
     pub search: Option<String>,
     pub sort: SortField,
-    pub order: ListOrder,
+    /// `None`: the sort field's natural order.
+    pub order: Option<ListOrder>,
     pub limit: Option<u64>,
     pub offset: u64,
 }
@@ -105,7 +116,7 @@ pub async fn list_tasks(
                 .or(Expr::col(Column::DescriptionFolded).like(pattern)),
         );
     }
-    let order = match query.order {
+    let order = match query.order.unwrap_or(query.sort.natural_order()) {
         ListOrder::Asc => Order::Asc,
         ListOrder::Desc => Order::Desc,
     };

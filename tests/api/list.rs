@@ -185,6 +185,12 @@ async fn sort_and_order_choose_the_column_and_direction() {
     let position = |title: &str| ascending.iter().position(|t| t == title).unwrap();
     assert!(position("Call mum") < position("Write report"));
     assert!(position("Buy milk") < position("Call mum"));
+    // Naming only the field sorts titles A→Z, as a person expects; dates stay newest first.
+    assert_eq!(app.titles("alice", "?sort=title").await, ascending);
+    assert_eq!(
+        app.titles("alice", "?sort=created_at").await,
+        ["buy BREAD", "Call mum", "Buy milk", "Write report"]
+    );
     assert_eq!(
         app.titles("alice", "?sort=nonsense&order=sideways").await,
         ["buy BREAD", "Call mum", "Buy milk", "Write report"]

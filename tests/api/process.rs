@@ -335,3 +335,111 @@ async fn logs_carry_the_request_id_and_user_but_never_a_token_secret_or_password
     assert_eq!(access_line["user_id"], "alice");
     assert!(access_line["latency_ms"].as_f64().is_some());
 }
+
+/// Reads from `stream` until it is closed (EOF or reset) or `limit` passes; true when closed.
+async fn closed_within(stream: &mut tokio::net::TcpStream, limit: Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buffer = [0u8; 1024];
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buffer)).await {
+            Err(_) => return false,
+            Ok(Ok(0) | Err(_)) => return true,
+            Ok(Ok(_)) => {} // a 408 or similar before the close is fine
+        }
+    }
+}
+
+/// Sends one complete request on `stream` and reads its whole response (it has a length).
+async fn round_trip(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream
+        .write_all(b"GET /health HTTP/1.1\r\nHost: test\r\n\r\n")
+        .await
+        .unwrap();
+    let mut response = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buffer))
+            .await
+            .expect("an answer in time")
+            .unwrap();
+        assert!(read > 0, "closed before answering");
+        response.extend_from_slice(&buffer[..read]);
+        let text = String::from_utf8_lossy(&response);
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length: usize = head
+                .lines()
+                .find_map(|line| {
+                    line.to_ascii_lowercase()
+                        .strip_prefix("content-length: ")
+                        .map(str::to_owned)
+                })
+                .and_then(|value| value.trim().parse().ok())
+                .unwrap_or(0);
+            if body.len() >= length {
+                return head.lines().next().unwrap_or_default().to_owned();
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn slow_clients_are_cut_off_and_idle_keep_alive_connections_closed_while_health_answers() {
+    use tokio::io::AsyncWriteExt;
+    let (url, _pg, _file) = process_database().await;
+    let mut server = ServerProcess::start(&[
+        ("DATABASE_URL", &url),
+        ("BETTER_AUTH_SECRET", SECRET),
+        ("HEADER_READ_TIMEOUT_SECONDS", "1"),
+        ("KEEP_ALIVE_TIMEOUT_SECONDS", "3"),
+    ]);
+    let base = server.wait_until_listening(Duration::from_secs(20));
+    let address = base.trim_start_matches("http://").to_owned();
+
+    // 300 clients that send a request line and never finish their headers, 50 that send nothing.
+    let mut slow = Vec::new();
+    for i in 0..350 {
+        let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+        if i < 300 {
+            stream
+                .write_all(b"GET /health HTTP/1.1\r\nHost: test\r\nX-Slow: ")
+                .await
+                .unwrap();
+        }
+        slow.push(stream);
+    }
+    // A keep-alive client that is fine: one request now, one after more than the header timeout.
+    let mut keep_alive = tokio::net::TcpStream::connect(&address).await.unwrap();
+    assert_eq!(round_trip(&mut keep_alive).await, "HTTP/1.1 200 OK");
+
+    // The service keeps answering meanwhile.
+    let client = crate::helpers::http_client();
+    let health = client.get(format!("{base}/health")).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+
+    tokio::time::sleep(Duration::from_millis(1800)).await;
+    assert_eq!(
+        round_trip(&mut keep_alive).await,
+        "HTTP/1.1 200 OK",
+        "an idle keep-alive connection outlives the header timeout"
+    );
+    for (i, stream) in slow.iter_mut().enumerate() {
+        assert!(
+            closed_within(stream, Duration::from_millis(500)).await,
+            "slow connection {i} still open after the header timeout"
+        );
+    }
+    let health = client.get(format!("{base}/health")).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+
+    // Idle for longer than the keep-alive timeout: closed by the server.
+    let started = Instant::now();
+    assert!(closed_within(&mut keep_alive, Duration::from_secs(5)).await);
+    let idle = started.elapsed();
+    assert!(
+        idle > Duration::from_millis(2500) && idle < Duration::from_millis(4000),
+        "closed after {idle:?} idle"
+    );
+    drop(server);
+}
