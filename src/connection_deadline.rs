@@ -236,10 +236,35 @@ impl<A: Acceptor> Acceptor for DeadlineAcceptor<A> {
         self.inner.local_addr()
     }
 
+    /// Never fails: poem's server loop retries a failed accept at once, which spins a core when
+    /// the process is out of file descriptors. A connection that died in the backlog is skipped;
+    /// any other failure (EMFILE, ENFILE, ENOBUFS) is logged and retried after a pause, during
+    /// which finishing connections give descriptors back.
     async fn accept(&mut self) -> io::Result<(Self::Io, LocalAddr, RemoteAddr, Scheme)> {
-        let (io, local, remote, scheme) = self.inner.accept().await?;
-        Ok((DeadlineIo::new(io, self.timeouts), local, remote, scheme))
+        loop {
+            match self.inner.accept().await {
+                Ok((io, local, remote, scheme)) => {
+                    return Ok((DeadlineIo::new(io, self.timeouts), local, remote, scheme));
+                }
+                Err(err) if is_connection_error(&err) => {}
+                Err(err) => {
+                    tracing::error!(error = %err, "cannot accept connections; retrying in 100 ms");
+                    tokio::time::sleep(ACCEPT_RETRY_DELAY).await;
+                }
+            }
+        }
     }
+}
+
+/// How long accepting pauses after a failure that is not one connection's own.
+const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(100);
+
+/// Failures of one incoming connection, not of the listener.
+fn is_connection_error(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
+    )
 }
 
 #[cfg(test)]

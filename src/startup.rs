@@ -222,3 +222,17 @@ async fn shutdown_signal() {
     }
     tracing::info!("shutdown signal received; finishing in-flight requests");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_while_serving_is_not_reported_as_a_failure_to_listen() {
+        let err = StartError::Serve {
+            address: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            source: std::io::Error::other("boom"),
+        };
+        assert_eq!(err.to_string(), "the server on 127.0.0.1:8000 stopped with an error: boom");
+    }
+}

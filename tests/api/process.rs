@@ -22,7 +22,20 @@ struct ServerProcess {
 
 impl ServerProcess {
     fn start(envs: &[(&str, &str)]) -> ServerProcess {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_todo-api"));
+        Self::spawn(Command::new(env!("CARGO_BIN_EXE_todo-api")), envs)
+    }
+
+    /// Starts the binary with at most `limit` open file descriptors (`ulimit -n`).
+    fn start_with_descriptor_limit(limit: u32, envs: &[(&str, &str)]) -> ServerProcess {
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!("ulimit -n {limit} && exec \"$0\""))
+            .arg(env!("CARGO_BIN_EXE_todo-api"));
+        Self::spawn(command, envs)
+    }
+
+    fn spawn(mut command: Command, envs: &[(&str, &str)]) -> ServerProcess {
         command
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -441,5 +454,58 @@ async fn slow_clients_are_cut_off_and_idle_keep_alive_connections_closed_while_h
         idle > Duration::from_millis(2500) && idle < Duration::from_millis(4000),
         "closed after {idle:?} idle"
     );
+    drop(server);
+}
+
+/// CPU time (user + system) the process has used so far, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+#[tokio::test]
+async fn running_out_of_file_descriptors_neither_spins_nor_stops_the_service() {
+    use tokio::io::AsyncWriteExt;
+    let (url, _pg, _file) = process_database().await;
+    let mut server = ServerProcess::start_with_descriptor_limit(
+        128,
+        &[
+            ("DATABASE_URL", &url),
+            ("BETTER_AUTH_SECRET", SECRET),
+            ("HEADER_READ_TIMEOUT_SECONDS", "2"),
+        ],
+    );
+    let base = server.wait_until_listening(Duration::from_secs(20));
+    let address = base.trim_start_matches("http://").to_owned();
+    let pid = server.child.id();
+
+    // More unfinished requests than the process has descriptors for: accepting fails with EMFILE.
+    let mut slow = Vec::new();
+    for _ in 0..200 {
+        let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+        let _ = stream.write_all(b"GET /health HTTP/1.1\r\nHost: test\r\n").await;
+        slow.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = cpu_ticks(pid);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let used = cpu_ticks(pid) - before;
+    // 100 ticks a second is one core spinning on accept().
+    assert!(used < 30, "{used} ticks of CPU in one second while out of descriptors");
+
+    // Once the header timeout frees the descriptors, the service answers again by itself.
+    let client = crate::helpers::http_client();
+    let started = Instant::now();
+    loop {
+        let answer = tokio::time::timeout(Duration::from_secs(2), client.get(format!("{base}/health")).send()).await;
+        if let Ok(Ok(resp)) = answer {
+            assert_eq!(resp.status(), StatusCode::OK);
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(15), "no answer after the slow clients were cut");
+    }
+    drop(slow);
     drop(server);
 }
