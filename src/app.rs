@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use poem::middleware::CatchPanic;
+use poem::middleware::{CatchPanic, NormalizePath, TrailingSlash};
 use poem::{Endpoint, EndpointExt, Route, get};
 use sea_orm::DatabaseConnection;
 
@@ -12,8 +12,8 @@ use crate::config::Config;
 use crate::cors::Cors;
 use crate::error::{ApiError, render_error};
 use crate::metrics::{Metrics, metrics_endpoint};
-use crate::middleware::{limit_body, limit_headers, time_limit, trim_trailing_slash};
 use crate::request_context::Observe;
+use crate::request_limits::{limit_body, limit_headers, time_limit};
 
 /// The whole service: the API, `/docs` (Swagger UI), `/openapi.json`, `/openapi.yaml`, `/metrics`
 /// (unless `METRICS_ADDR` moves it to a listener of its own), and the layers every request goes
@@ -49,7 +49,9 @@ pub fn build_app(
         // The layers below answer with `ApiError`s, which render themselves in the one shape.
         .around(move |next, req| time_limit(next, req, request_timeout))
         .around(limit_headers)
-        .around(trim_trailing_slash)
+        // `/api/tasks/` is served as `/api/tasks`: rewritten, not redirected (a redirect would
+        // drop the `Authorization` header in some clients and costs a round trip).
+        .with(NormalizePath::new(TrailingSlash::Trim))
         .with(Cors::new(config.cors_origins.clone()))
         .with(Observe::new(metrics))
 }

@@ -14,6 +14,8 @@ use poem_openapi::error::{
 use poem_openapi::payload::Json;
 use poem_openapi::types::Example;
 
+use crate::request_limits::{MAX_BODY_BYTES, MAX_HEADER_BYTES};
+
 /// One failing input, located the way FastAPI does (`["body", "title"]`, `["query", "limit"]`).
 #[derive(Clone, Debug, PartialEq, Eq, Object)]
 #[oai(example)]
@@ -112,12 +114,6 @@ pub enum ApiError {
     #[error("internal error")]
     Internal,
 }
-
-/// Largest accepted request body; see `middleware::limit_body`.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
-
-/// Largest accepted sum of header names and values; see `middleware::limit_headers`.
-pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 
 impl ApiError {
     pub fn status(&self) -> StatusCode {

@@ -20,10 +20,12 @@ pub mod db;
 pub mod error;
 /// Prometheus metrics.
 pub mod metrics;
-/// Body and header limits, the request timeout, trailing slashes.
-pub mod middleware;
 /// Request ids, the access log, metrics recording and security headers.
 pub mod request_context;
+/// Body and header limits and the request timeout.
+pub mod request_limits;
+/// The route table, read from the API's own description: route labels and `Allow`.
+pub mod routes;
 /// Start-up and serving: the one `Application` of the binary and the tests.
 pub mod startup;
 /// The tasks table and its owner-scoped queries.

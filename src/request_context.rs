@@ -7,9 +7,11 @@ use std::time::Instant;
 
 use poem::http::{HeaderName, HeaderValue, StatusCode, header};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
+use poem_openapi::OperationId;
 use tracing::Instrument;
 
 use crate::metrics::Metrics;
+use crate::routes::routes;
 
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -32,43 +34,6 @@ impl RequestContext {
     /// Records why authentication failed (set by the bearer checker).
     pub fn set_auth_failure(&self, reason: &'static str) {
         let _ = self.auth_failure.set(reason);
-    }
-}
-
-/// The route template of a path, for logs and metric labels (a bounded set: ids never become
-/// label values).
-pub fn route_template(path: &str) -> &'static str {
-    let path = path.trim_end_matches('/');
-    let mut segments = path.split('/').skip(1);
-    match (
-        segments.next(),
-        segments.next(),
-        segments.next(),
-        segments.next(),
-        segments.next(),
-    ) {
-        (None | Some(""), ..) => "/",
-        (Some("health"), None, ..) => "/health",
-        (Some("metrics"), None, ..) => "/metrics",
-        (Some("openapi.json"), None, ..) => "/openapi.json",
-        (Some("openapi.yaml"), None, ..) => "/openapi.yaml",
-        (Some("docs"), ..) => "/docs",
-        (Some("api"), Some("health"), None, ..) => "/api/health",
-        (Some("api"), Some("tasks"), None, ..) => "/api/tasks",
-        (Some("api"), Some("tasks"), Some(_), None, ..) => "/api/tasks/{id}",
-        (Some("api"), Some("tasks"), Some(_), Some("complete"), None) => "/api/tasks/{id}/complete",
-        _ => "unmatched",
-    }
-}
-
-/// The methods a route template answers, for the `Allow` header of a 405 (RFC 9110 §15.5.6).
-fn allowed_methods(route: &str) -> Option<&'static str> {
-    match route {
-        "/api/tasks" => Some("GET, POST, OPTIONS"),
-        "/api/tasks/{id}" => Some("GET, PUT, PATCH, DELETE, OPTIONS"),
-        "/api/tasks/{id}/complete" => Some("PATCH, OPTIONS"),
-        "unmatched" => None,
-        _ => Some("GET, OPTIONS"),
     }
 }
 
@@ -139,18 +104,21 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
         let started = Instant::now();
         let id = request_id(&req);
         let method = req.method().clone();
-        let route = route_template(req.uri().path());
+        // Kept for requests no operation answered (404, 405, timeouts); a cheap reference count.
+        let uri = req.uri().clone();
         let context = Arc::new(RequestContext::default());
         req.extensions_mut().insert(context.clone());
 
         let span = tracing::info_span!("request", request_id = %id);
-        let mut resp = async {
+        let (mut resp, route) = async {
             let resp = match self.inner.call(req).await {
                 Ok(resp) => resp.into_response(),
                 Err(err) => err.into_response(),
             };
             let status = resp.status();
             let latency = started.elapsed();
+            let operation = resp.data::<OperationId>().map(|id| id.0);
+            let route = routes().route_of(operation, uri.path());
             let user_id = context.user_id.get().map(String::as_str).unwrap_or("-");
             let latency_ms = latency.as_secs_f64() * 1000.0;
             if status.is_server_error() {
@@ -164,7 +132,7 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
                 self.metrics
                     .record_auth_failure(context.auth_failure.get().copied().unwrap_or("missing_token"));
             }
-            resp
+            (resp, route)
         }
         .instrument(span)
         .await;
@@ -175,7 +143,7 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
             headers.insert(REQUEST_ID_HEADER, value);
         }
         headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-        if method_not_allowed && let Some(allow) = allowed_methods(route) {
+        if method_not_allowed && let Some(allow) = routes().allow(route) {
             headers.insert(header::ALLOW, HeaderValue::from_static(allow));
         }
         if route.starts_with("/api/") {
@@ -189,19 +157,6 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn paths_map_to_a_bounded_set_of_templates() {
-        assert_eq!(route_template("/api/tasks"), "/api/tasks");
-        assert_eq!(route_template("/api/tasks/"), "/api/tasks");
-        assert_eq!(route_template("/api/tasks/42"), "/api/tasks/{id}");
-        assert_eq!(route_template("/api/tasks/abc/complete/"), "/api/tasks/{id}/complete");
-        assert_eq!(route_template("/health"), "/health");
-        assert_eq!(route_template("/docs/index.css"), "/docs");
-        assert_eq!(route_template("/"), "/");
-        assert_eq!(route_template("/wp-admin/x.php"), "unmatched");
-        assert_eq!(route_template("/api/tasks/1/2/3"), "unmatched");
-    }
 
     #[test]
     fn generated_ids_are_unique() {

@@ -233,6 +233,9 @@ mod tests {
             address: SocketAddr::from(([127, 0, 0, 1], 8000)),
             source: std::io::Error::other("boom"),
         };
-        assert_eq!(err.to_string(), "the server on 127.0.0.1:8000 stopped with an error: boom");
+        assert_eq!(
+            err.to_string(),
+            "the server on 127.0.0.1:8000 stopped with an error: boom"
+        );
     }
 }

@@ -20,7 +20,10 @@ pub use health::HealthApi;
 pub use root::RootApi;
 pub use tasks::TasksApi;
 
-pub type ApiService = OpenApiService<(TasksApi, HealthApi, RootApi), ()>;
+/// Every API struct of the service; their operations are the published document.
+pub type Apis = (TasksApi, HealthApi, RootApi);
+
+pub type ApiService = OpenApiService<Apis, ()>;
 
 /// The OpenAPI service: the operations, and the document and Swagger UI generated from them.
 pub fn openapi_service(db: DatabaseConnection, verifier: Arc<TokenVerifier>) -> ApiService {

@@ -504,7 +504,10 @@ async fn running_out_of_file_descriptors_neither_spins_nor_stops_the_service() {
             assert_eq!(resp.status(), StatusCode::OK);
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(15), "no answer after the slow clients were cut");
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "no answer after the slow clients were cut"
+        );
     }
     drop(slow);
     drop(server);

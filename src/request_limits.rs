@@ -1,12 +1,16 @@
-//! Request-level middleware: body and header limits, the request timeout, trailing slashes.
+//! Request-level limits: body size, header size and the request timeout.
 
 use std::time::Duration;
 
-use poem::http::Uri;
-use poem::http::uri::PathAndQuery;
 use poem::{Endpoint, IntoResponse, Request, Response, Result};
 
-use crate::error::{ApiError, MAX_BODY_BYTES, MAX_HEADER_BYTES};
+use crate::error::ApiError;
+
+/// Largest accepted request body.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Largest accepted sum of header names and values.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 
 /// Refuses bodies over [`MAX_BODY_BYTES`] with 413, whether or not they declare a
 /// `Content-Length` (chunked bodies are read up to the limit). poem has no default limit, and its
@@ -26,28 +30,6 @@ pub async fn limit_body<E: Endpoint>(next: E, mut req: Request) -> Result<Respon
         .await
         .map_err(|err| ApiError::from_framework(err.into()))?;
     req.set_body(body);
-    next.call(req).await.map(IntoResponse::into_response)
-}
-
-/// `/api/tasks/` is served as `/api/tasks` (rewritten, not redirected: a redirect would drop the
-/// `Authorization` header in some clients and costs a round trip).
-pub async fn trim_trailing_slash<E: Endpoint>(next: E, mut req: Request) -> Result<Response> {
-    let path = req.uri().path();
-    if path.len() > 1 && path.ends_with('/') {
-        let trimmed = path.trim_end_matches('/');
-        let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
-        let path_and_query = match req.uri().query() {
-            Some(query) => format!("{trimmed}?{query}"),
-            None => trimmed.to_owned(),
-        };
-        let mut parts = req.uri().clone().into_parts();
-        if let Ok(path_and_query) = PathAndQuery::try_from(path_and_query) {
-            parts.path_and_query = Some(path_and_query);
-            if let Ok(uri) = Uri::from_parts(parts) {
-                *req.uri_mut() = uri;
-            }
-        }
-    }
     next.call(req).await.map(IntoResponse::into_response)
 }
 
