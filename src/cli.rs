@@ -1,124 +1,103 @@
-//! The command line. Small enough to parse by hand; `todo-api --help` documents it.
+//! The command line, derived with clap: `todo-api --help` and `todo-api <command> --help`
+//! document every command and option.
 
-use chrono::Duration;
+use clap::{Parser, Subcommand};
 
-pub const USAGE: &str = "\
-todo-api: the Todo backend (REST API for a Next.js + Better Auth frontend)
+#[derive(Debug, Parser)]
+#[command(
+    name = "todo-api",
+    version,
+    about = "The Todo backend: a REST API for a Next.js + Better Auth frontend.",
+    after_help = "Configuration comes from the environment and from .env; see the README."
+)]
+pub struct Cli {
+    /// What to do; without a command the server starts.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
 
-USAGE:
-    todo-api [serve]                 Start the server (migrations run first)
-    todo-api migrate                 Apply pending database migrations and exit
-    todo-api token --user-id ID [--email EMAIL] [--ttl-minutes N]
-                                     Print an HS256 token signed with BETTER_AUTH_SECRET
-                                     (default lifetime 60 minutes)
-    todo-api spec [--json]           Print the OpenAPI document (YAML, or JSON)
-    todo-api --help | --version
-
-Configuration comes from the environment and from .env; see the README.";
-
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq, Subcommand)]
 pub enum Command {
+    /// Start the server (migrations run first)
     Serve,
+    /// Apply pending database migrations and exit
     Migrate,
+    /// Print an HS256 token signed with BETTER_AUTH_SECRET
     Token {
+        /// The user id the token names (`sub`)
+        #[arg(long, visible_alias = "sub", value_parser = non_blank)]
         user_id: String,
+        /// An `email` claim, as Better Auth's tokens carry
+        #[arg(long)]
         email: Option<String>,
-        lifetime: Duration,
+        /// How long the token is valid, in minutes
+        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..))]
+        ttl_minutes: u32,
     },
+    /// Print the OpenAPI document (YAML, or JSON with --json)
     Spec {
+        /// JSON instead of YAML
+        #[arg(long)]
         json: bool,
     },
-    Help,
-    Version,
 }
 
-/// Parses the arguments after the program name.
-pub fn parse(args: &[String]) -> Result<Command, String> {
-    let mut args = args.iter().map(String::as_str);
-    let command = match args.next() {
-        None | Some("serve") => Command::Serve,
-        Some("migrate") => Command::Migrate,
-        Some("spec") => Command::Spec { json: false },
-        Some("token") => Command::Token {
-            user_id: String::new(),
-            email: None,
-            lifetime: Duration::minutes(60),
-        },
-        Some("-h" | "--help" | "help") => return Ok(Command::Help),
-        Some("-V" | "--version") => return Ok(Command::Version),
-        Some(other) => return Err(format!("unknown command {other:?}")),
-    };
-    match command {
-        Command::Token { .. } => parse_token_options(args),
-        Command::Spec { .. } => match args.next() {
-            None => Ok(Command::Spec { json: false }),
-            Some("--json") => Ok(Command::Spec { json: true }),
-            Some(other) => Err(format!("unknown option {other:?} for `spec`")),
-        },
-        other => match args.next() {
-            None => Ok(other),
-            Some(extra) => Err(format!("unexpected argument {extra:?}")),
-        },
+impl Cli {
+    /// The command to run: `serve` when none was given.
+    pub fn command_or_serve(self) -> Command {
+        self.command.unwrap_or(Command::Serve)
     }
 }
 
-fn parse_token_options<'a>(mut args: impl Iterator<Item = &'a str>) -> Result<Command, String> {
-    let mut user_id = None;
-    let mut email = None;
-    let mut lifetime = Duration::minutes(60);
-    while let Some(option) = args.next() {
-        let mut value = || args.next().ok_or_else(|| format!("{option} needs a value"));
-        match option {
-            "--user-id" | "--sub" => user_id = Some(value()?.to_owned()),
-            "--email" => email = Some(value()?.to_owned()),
-            "--ttl-minutes" => {
-                let minutes: i64 = value()?
-                    .parse()
-                    .ok()
-                    .filter(|minutes| *minutes > 0)
-                    .ok_or("--ttl-minutes takes a positive whole number")?;
-                lifetime = Duration::minutes(minutes);
-            }
-            other => return Err(format!("unknown option {other:?} for `token`")),
-        }
+fn non_blank(value: &str) -> Result<String, String> {
+    if value.trim().is_empty() {
+        Err("must not be empty".to_owned())
+    } else {
+        Ok(value.to_owned())
     }
-    let user_id = user_id
-        .filter(|id| !id.trim().is_empty())
-        .ok_or("`token` needs --user-id ID")?;
-    Ok(Command::Token {
-        user_id,
-        email,
-        lifetime,
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::CommandFactory;
 
-    fn parse_line(line: &str) -> Result<Command, String> {
-        parse(&line.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+    fn parse_line(line: &str) -> Result<Command, clap::Error> {
+        Cli::try_parse_from(std::iter::once("todo-api").chain(line.split_whitespace())).map(Cli::command_or_serve)
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        <Cli as CommandFactory>::command().debug_assert();
     }
 
     #[test]
     fn no_arguments_serve() {
-        assert_eq!(parse_line(""), Ok(Command::Serve));
-        assert_eq!(parse_line("serve"), Ok(Command::Serve));
+        assert_eq!(parse_line("").unwrap(), Command::Serve);
+        assert_eq!(parse_line("serve").unwrap(), Command::Serve);
     }
 
     #[test]
     fn token_takes_a_user_an_email_and_a_lifetime() {
         assert_eq!(
-            parse_line("token --user-id u1 --email a@b.c --ttl-minutes 5"),
-            Ok(Command::Token {
+            parse_line("token --user-id u1 --email a@b.c --ttl-minutes 5").unwrap(),
+            Command::Token {
                 user_id: "u1".into(),
                 email: Some("a@b.c".into()),
-                lifetime: Duration::minutes(5)
-            })
+                ttl_minutes: 5
+            }
+        );
+        assert_eq!(
+            parse_line("token --sub u2").unwrap(),
+            Command::Token {
+                user_id: "u2".into(),
+                email: None,
+                ttl_minutes: 60
+            }
         );
         assert!(parse_line("token").is_err());
         assert!(parse_line("token --user-id").is_err());
-        assert!(parse_line("token --user-id u1 --ttl-minutes -3").is_err());
+        assert!(parse_line("token --user-id u1 --ttl-minutes 0").is_err());
     }
 
     #[test]
@@ -126,6 +105,15 @@ mod tests {
         assert!(parse_line("launch").is_err());
         assert!(parse_line("migrate now").is_err());
         assert!(parse_line("spec --xml").is_err());
-        assert_eq!(parse_line("spec --json"), Ok(Command::Spec { json: true }));
+        assert_eq!(parse_line("spec --json").unwrap(), Command::Spec { json: true });
+    }
+
+    #[test]
+    fn every_command_has_help() {
+        for command in ["serve", "migrate", "token", "spec"] {
+            let err = Cli::try_parse_from(["todo-api", command, "--help"]).unwrap_err();
+            assert_eq!(err.kind(), clap::error::ErrorKind::DisplayHelp, "{command}");
+            assert!(err.to_string().contains("Usage: todo-api"), "{command}");
+        }
     }
 }

@@ -175,68 +175,113 @@ impl Config {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
-    /// Builds the configuration from any variable lookup. Empty values count as unset, so a
-    /// `.env` line such as `DATABASE_URL=` does not select a broken database.
+    /// Builds the configuration from any variable lookup, one section at a time. Empty values
+    /// count as unset, so a `.env` line such as `DATABASE_URL=` does not select a broken database.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let var = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let vars = Vars(&lookup);
+        let environment = vars.environment()?;
+        let (host, port) = vars.listener()?;
+        Ok(Config {
+            environment,
+            host,
+            port,
+            database: vars.database()?,
+            auth: vars.auth(environment)?,
+            cors_origins: vars.cors_origins()?,
+            log_format: vars.log_format()?,
+            request_timeout: vars.seconds("REQUEST_TIMEOUT_SECONDS", 15)?,
+            shutdown_grace: vars.seconds("SHUTDOWN_GRACE_SECONDS", 10)?,
+            metrics_addr: vars.metrics_addr()?,
+            header_read_timeout: vars
+                .seconds("HEADER_READ_TIMEOUT_SECONDS", 10)?
+                .max(Duration::from_secs(1)),
+            keep_alive_timeout: vars
+                .seconds("KEEP_ALIVE_TIMEOUT_SECONDS", 75)?
+                .max(Duration::from_secs(1)),
+        })
+    }
+}
 
-        let environment = match var("APP_ENV").as_deref().map(str::to_ascii_lowercase).as_deref() {
-            None | Some("development" | "dev" | "local" | "test") => Environment::Development,
-            Some("production" | "prod") => Environment::Production,
-            Some(other) => {
-                return Err(invalid(
-                    "APP_ENV",
-                    format!("unknown environment {other:?}; use `development` or `production`"),
-                ));
-            }
-        };
+/// The variables, read through the lookup: trimmed, empty ones unset.
+struct Vars<'a>(&'a dyn Fn(&str) -> Option<String>);
 
-        let host = match var("HOST") {
+impl Vars<'_> {
+    fn get(&self, name: &str) -> Option<String> {
+        (self.0)(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    }
+
+    fn number<T: std::str::FromStr>(&self, name: &'static str, default: T) -> Result<T, ConfigError> {
+        parse_or(name, self.get(name), default)
+    }
+
+    fn seconds(&self, name: &'static str, default: u64) -> Result<Duration, ConfigError> {
+        self.number(name, default).map(Duration::from_secs)
+    }
+
+    fn environment(&self) -> Result<Environment, ConfigError> {
+        match self.get("APP_ENV").as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("development" | "dev" | "local" | "test") => Ok(Environment::Development),
+            Some("production" | "prod") => Ok(Environment::Production),
+            Some(other) => Err(invalid(
+                "APP_ENV",
+                format!("unknown environment {other:?}; use `development` or `production`"),
+            )),
+        }
+    }
+
+    fn listener(&self) -> Result<(IpAddr, u16), ConfigError> {
+        let host = match self.get("HOST") {
             Some(host) if host == "localhost" => IpAddr::from([127, 0, 0, 1]),
             Some(host) => host
                 .parse()
                 .map_err(|_| invalid("HOST", format!("{host:?} is not an IP address")))?,
             None => IpAddr::from([127, 0, 0, 1]),
         };
-        let port = parse_or("PORT", var("PORT"), 8000u16)?;
+        Ok((host, self.number("PORT", 8000u16)?))
+    }
 
-        let target = match var("NEON_DATABASE_URL")
+    fn database(&self) -> Result<DatabaseSettings, ConfigError> {
+        let target = match self
+            .get("NEON_DATABASE_URL")
             .map(|url| ("NEON_DATABASE_URL", url))
-            .or_else(|| var("DATABASE_URL").map(|url| ("DATABASE_URL", url)))
+            .or_else(|| self.get("DATABASE_URL").map(|url| ("DATABASE_URL", url)))
         {
             Some((name, url)) => database_target_from_url(name, url)?,
-            None => DatabaseTarget::Sqlite(var("SQLITE_PATH").unwrap_or_else(|| "todo.db".into()).into()),
+            None => DatabaseTarget::Sqlite(self.get("SQLITE_PATH").unwrap_or_else(|| "todo.db".into()).into()),
         };
-        let seconds = |name: &'static str, default: u64| parse_or(name, var(name), default).map(Duration::from_secs);
-        let database = DatabaseSettings {
+        Ok(DatabaseSettings {
             target,
-            max_connections: parse_or("DB_MAX_CONNECTIONS", var("DB_MAX_CONNECTIONS"), 10u32)?.max(1),
-            connect_timeout: seconds("DB_CONNECT_TIMEOUT_SECONDS", 5)?,
-            acquire_timeout: seconds("DB_ACQUIRE_TIMEOUT_SECONDS", 3)?,
-            idle_timeout: seconds("DB_IDLE_TIMEOUT_SECONDS", 300)?,
-            max_lifetime: seconds("DB_MAX_LIFETIME_SECONDS", 1800)?,
-            statement_cache: parse_switch("DB_STATEMENT_CACHE", var("DB_STATEMENT_CACHE"), true)?,
-            startup_timeout: seconds("DB_STARTUP_TIMEOUT_SECONDS", 60)?,
-        };
+            max_connections: self.number("DB_MAX_CONNECTIONS", 10u32)?.max(1),
+            connect_timeout: self.seconds("DB_CONNECT_TIMEOUT_SECONDS", 5)?,
+            acquire_timeout: self.seconds("DB_ACQUIRE_TIMEOUT_SECONDS", 3)?,
+            idle_timeout: self.seconds("DB_IDLE_TIMEOUT_SECONDS", 300)?,
+            max_lifetime: self.seconds("DB_MAX_LIFETIME_SECONDS", 1800)?,
+            statement_cache: parse_switch("DB_STATEMENT_CACHE", self.get("DB_STATEMENT_CACHE"), true)?,
+            startup_timeout: self.seconds("DB_STARTUP_TIMEOUT_SECONDS", 60)?,
+        })
+    }
 
-        let issuer = var("JWT_ISSUER");
-        let jwks = match (var("BETTER_AUTH_JWKS_URL"), var("BETTER_AUTH_URL")) {
-            (None, None) => None,
-            (explicit, base) => {
-                let url = match explicit {
-                    Some(url) => http_url("BETTER_AUTH_JWKS_URL", url)?,
-                    None => JwksSettings::url_under(&http_url("BETTER_AUTH_URL", base.clone().unwrap_or_default())?),
-                };
-                Some(JwksSettings {
-                    url,
-                    issuer: issuer.clone().or_else(|| base.as_deref().map(origin_of)),
-                    min_refresh_interval: seconds("JWKS_MIN_REFRESH_SECONDS", 5)?,
-                    refresh_every: seconds("JWKS_REFRESH_SECONDS", 600)?.max(Duration::from_secs(1)),
-                    fetch_timeout: seconds("JWKS_FETCH_TIMEOUT_SECONDS", 5)?,
-                })
-            }
+    fn jwks(&self) -> Result<Option<JwksSettings>, ConfigError> {
+        let (explicit, base) = match (self.get("BETTER_AUTH_JWKS_URL"), self.get("BETTER_AUTH_URL")) {
+            (None, None) => return Ok(None),
+            pair => pair,
         };
-        let (secret, secret_is_ephemeral) = match var("BETTER_AUTH_SECRET") {
+        let url = match explicit {
+            Some(url) => http_url("BETTER_AUTH_JWKS_URL", url)?,
+            None => JwksSettings::url_under(&http_url("BETTER_AUTH_URL", base.clone().unwrap_or_default())?),
+        };
+        Ok(Some(JwksSettings {
+            url,
+            issuer: self.get("JWT_ISSUER").or_else(|| base.as_deref().map(origin_of)),
+            min_refresh_interval: self.seconds("JWKS_MIN_REFRESH_SECONDS", 5)?,
+            refresh_every: self.seconds("JWKS_REFRESH_SECONDS", 600)?.max(Duration::from_secs(1)),
+            fetch_timeout: self.seconds("JWKS_FETCH_TIMEOUT_SECONDS", 5)?,
+        }))
+    }
+
+    fn auth(&self, environment: Environment) -> Result<AuthSettings, ConfigError> {
+        let jwks = self.jwks()?;
+        let (secret, secret_is_ephemeral) = match self.get("BETTER_AUTH_SECRET") {
             Some(secret) => (Some(Secret::new(secret)), false),
             None if jwks.is_some() => (None, false),
             None if environment == Environment::Production => {
@@ -248,63 +293,54 @@ impl Config {
             }
             None => (Some(Secret::new(random_secret())), true),
         };
-        let auth = AuthSettings {
+        Ok(AuthSettings {
             secret,
             secret_is_ephemeral,
-            algorithms: parse_algorithms(var("JWT_ALGORITHMS").as_deref().unwrap_or("HS256,HS384,HS512"))?,
-            leeway_seconds: parse_or("JWT_LEEWAY_SECONDS", var("JWT_LEEWAY_SECONDS"), 30u64)?,
-            issuer,
-            audience: var("JWT_AUDIENCE"),
+            algorithms: parse_algorithms(self.get("JWT_ALGORITHMS").as_deref().unwrap_or("HS256,HS384,HS512"))?,
+            leeway_seconds: self.number("JWT_LEEWAY_SECONDS", 30u64)?,
+            issuer: self.get("JWT_ISSUER"),
+            audience: self.get("JWT_AUDIENCE"),
             jwks,
-        };
+        })
+    }
 
-        let cors_origins = var("CORS_ORIGINS")
+    fn cors_origins(&self) -> Result<Vec<OriginPattern>, ConfigError> {
+        self.get("CORS_ORIGINS")
             .unwrap_or_else(|| DEFAULT_CORS_ORIGINS.to_owned())
             .split(',')
             .map(str::trim)
             .filter(|origin| !origin.is_empty())
             .map(|origin| OriginPattern::parse(origin).map_err(|problem| invalid("CORS_ORIGINS", problem)))
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect()
+    }
 
-        let log_format = match var("LOG_FORMAT").as_deref().map(str::to_ascii_lowercase).as_deref() {
-            None | Some("text" | "pretty") => LogFormat::Text,
-            Some("json") => LogFormat::Json,
-            Some(other) => {
-                return Err(invalid(
-                    "LOG_FORMAT",
-                    format!("unknown format {other:?}; use `text` or `json`"),
-                ));
-            }
-        };
+    fn log_format(&self) -> Result<LogFormat, ConfigError> {
+        match self
+            .get("LOG_FORMAT")
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("text" | "pretty") => Ok(LogFormat::Text),
+            Some("json") => Ok(LogFormat::Json),
+            Some(other) => Err(invalid(
+                "LOG_FORMAT",
+                format!("unknown format {other:?}; use `text` or `json`"),
+            )),
+        }
+    }
 
-        let request_timeout = seconds("REQUEST_TIMEOUT_SECONDS", 15)?;
-        let shutdown_grace = seconds("SHUTDOWN_GRACE_SECONDS", 10)?;
-        let header_read_timeout = seconds("HEADER_READ_TIMEOUT_SECONDS", 10)?.max(Duration::from_secs(1));
-        let keep_alive_timeout = seconds("KEEP_ALIVE_TIMEOUT_SECONDS", 75)?.max(Duration::from_secs(1));
-        let metrics_addr = match var("METRICS_ADDR") {
-            None => None,
-            Some(addr) => Some(addr.parse().map_err(|_| {
-                invalid(
-                    "METRICS_ADDR",
-                    format!("{addr:?} is not an address such as 127.0.0.1:9100"),
-                )
-            })?),
-        };
-
-        Ok(Config {
-            environment,
-            host,
-            port,
-            database,
-            auth,
-            cors_origins,
-            log_format,
-            request_timeout,
-            shutdown_grace,
-            metrics_addr,
-            header_read_timeout,
-            keep_alive_timeout,
-        })
+    fn metrics_addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
+        self.get("METRICS_ADDR")
+            .map(|addr| {
+                addr.parse().map_err(|_| {
+                    invalid(
+                        "METRICS_ADDR",
+                        format!("{addr:?} is not an address such as 127.0.0.1:9100"),
+                    )
+                })
+            })
+            .transpose()
     }
 }
 

@@ -14,8 +14,6 @@ use poem_openapi::error::{
 use poem_openapi::payload::Json;
 use poem_openapi::types::Example;
 
-use crate::request_limits::{MAX_BODY_BYTES, MAX_HEADER_BYTES};
-
 /// One failing input, located the way FastAPI does (`["body", "title"]`, `["query", "limit"]`).
 #[derive(Clone, Debug, PartialEq, Eq, Object)]
 #[oai(example)]
@@ -81,6 +79,36 @@ pub enum AuthRejection {
     NotYetValid,
 }
 
+impl AuthRejection {
+    /// One rejection of each kind, in the order `kind_index` numbers them (for metrics).
+    pub const KINDS: [AuthRejection; 4] = [
+        AuthRejection::MissingToken,
+        AuthRejection::InvalidToken(""),
+        AuthRejection::Expired,
+        AuthRejection::NotYetValid,
+    ];
+
+    /// The position of this rejection's kind in [`AuthRejection::KINDS`].
+    pub fn kind_index(self) -> usize {
+        match self {
+            AuthRejection::MissingToken => 0,
+            AuthRejection::InvalidToken(_) => 1,
+            AuthRejection::Expired => 2,
+            AuthRejection::NotYetValid => 3,
+        }
+    }
+
+    /// The error code of this rejection.
+    pub fn code(self) -> &'static str {
+        match self {
+            AuthRejection::MissingToken => "missing_token",
+            AuthRejection::InvalidToken(_) => "invalid_token",
+            AuthRejection::Expired => "token_expired",
+            AuthRejection::NotYetValid => "token_not_yet_valid",
+        }
+    }
+}
+
 /// Every way a request can fail. `?` maps database errors into it; handlers read straight down.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -132,71 +160,56 @@ impl ApiError {
         }
     }
 
-    fn code_and_sentence(&self) -> (&'static str, String) {
-        let fixed = |code, sentence: &str| (code, sentence.to_owned());
+    /// The error code table: each error's stable code and its sentence, in one match. The
+    /// sentence is only formatted when a body is built, never to read a code.
+    fn describe(&self) -> (&'static str, Sentence<'_>) {
+        use Sentence::{Fixed, Formatted};
         match self {
-            ApiError::Unauthorized(AuthRejection::MissingToken) => fixed(
-                "missing_token",
-                "Authentication required: send the access token as `Authorization: Bearer <token>`.",
+            ApiError::Unauthorized(rejection) => (rejection.code(), Sentence::Rejection(*rejection)),
+            ApiError::TaskNotFound => ("task_not_found", Fixed("Task not found.")),
+            ApiError::RouteNotFound => ("route_not_found", Fixed("No such endpoint. See /docs for the API.")),
+            ApiError::MethodNotAllowed => (
+                "method_not_allowed",
+                Fixed("This endpoint does not support that HTTP method."),
             ),
-            ApiError::Unauthorized(AuthRejection::InvalidToken(why)) => {
-                ("invalid_token", format!("The access token is invalid: {why}."))
-            }
-            ApiError::Unauthorized(AuthRejection::Expired) => fixed("token_expired", "The access token has expired."),
-            ApiError::Unauthorized(AuthRejection::NotYetValid) => fixed(
-                "token_not_yet_valid",
-                "The access token is not valid yet (nbf is in the future).",
-            ),
-            ApiError::TaskNotFound => fixed("task_not_found", "Task not found."),
-            ApiError::RouteNotFound => fixed("route_not_found", "No such endpoint. See /docs for the API."),
-            ApiError::MethodNotAllowed => {
-                fixed("method_not_allowed", "This endpoint does not support that HTTP method.")
-            }
-            ApiError::Validation(issues) => ("validation_failed", validation_sentence(issues)),
-            ApiError::BadRequest(why) => ("bad_request", format!("The request could not be read: {why}.")),
-            ApiError::PayloadTooLarge => (
-                "payload_too_large",
-                format!("The request body is larger than {} KiB.", MAX_BODY_BYTES / 1024),
-            ),
-            ApiError::UnsupportedMediaType => fixed(
+            ApiError::Validation(issues) => ("validation_failed", Sentence::Validation(issues)),
+            ApiError::BadRequest(why) => ("bad_request", Formatted("The request could not be read: ", why)),
+            ApiError::PayloadTooLarge => ("payload_too_large", Fixed("The request body is larger than 64 KiB.")),
+            ApiError::UnsupportedMediaType => (
                 "unsupported_media_type",
-                "The request body must be JSON (`Content-Type: application/json`).",
+                Fixed("The request body must be JSON (`Content-Type: application/json`)."),
             ),
             ApiError::HeadersTooLarge => (
                 "headers_too_large",
-                format!("The request headers are larger than {} KiB.", MAX_HEADER_BYTES / 1024),
+                Fixed("The request headers are larger than 32 KiB."),
             ),
-            ApiError::RequestTimeout => fixed(
+            ApiError::RequestTimeout => (
                 "request_timeout",
-                "The request took too long and was abandoned; please retry shortly.",
+                Fixed("The request took too long and was abandoned; please retry shortly."),
             ),
-            ApiError::DatabaseUnavailable => fixed(
+            ApiError::DatabaseUnavailable => (
                 "database_unavailable",
-                "The database is unavailable right now; please retry shortly.",
+                Fixed("The database is unavailable right now; please retry shortly."),
             ),
-            ApiError::AuthUnavailable => fixed(
+            ApiError::AuthUnavailable => (
                 "auth_unavailable",
-                "Your sign-in cannot be checked right now (the authentication service's keys are unreachable); please retry shortly.",
+                Fixed(
+                    "Your sign-in cannot be checked right now (the authentication service's keys are unreachable); please retry shortly.",
+                ),
             ),
-            ApiError::Internal => fixed("internal_error", "Something went wrong on our side."),
+            ApiError::Internal => ("internal_error", Fixed("Something went wrong on our side.")),
         }
     }
 
     /// The stable snake_case code of this error.
     pub fn code(&self) -> &'static str {
-        match self {
-            // Called on every refused token (metrics): no sentence is built for it.
-            ApiError::Unauthorized(AuthRejection::MissingToken) => "missing_token",
-            ApiError::Unauthorized(AuthRejection::InvalidToken(_)) => "invalid_token",
-            ApiError::Unauthorized(AuthRejection::Expired) => "token_expired",
-            ApiError::Unauthorized(AuthRejection::NotYetValid) => "token_not_yet_valid",
-            other => other.code_and_sentence().0,
-        }
+        self.describe().0
     }
 
     /// The JSON body this error is answered with.
     pub fn body(&self) -> ErrorBody {
-        let (code, sentence) = self.code_and_sentence();
+        let (code, sentence) = self.describe();
+        let sentence = sentence.to_string();
         ErrorBody {
             detail: sentence.clone(),
             message: sentence,
@@ -264,15 +277,40 @@ impl ApiError {
     }
 }
 
-fn validation_sentence(issues: &[ValidationIssue]) -> String {
-    let parts: Vec<String> = issues
-        .iter()
-        .map(|issue| match issue.loc.get(1) {
-            Some(field) => format!("{field}: {}", issue.msg),
-            None => issue.msg.clone(),
-        })
-        .collect();
-    format!("Invalid request: {}", parts.join(" "))
+/// An error's sentence, formatted only when it is displayed.
+enum Sentence<'a> {
+    Fixed(&'static str),
+    /// A fixed lead followed by a detail and a full stop.
+    Formatted(&'static str, &'a str),
+    Rejection(AuthRejection),
+    Validation(&'a [ValidationIssue]),
+}
+
+impl std::fmt::Display for Sentence<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Sentence::Fixed(text) => f.write_str(text),
+            Sentence::Formatted(lead, detail) => write!(f, "{lead}{detail}."),
+            Sentence::Rejection(AuthRejection::MissingToken) => {
+                f.write_str("Authentication required: send the access token as `Authorization: Bearer <token>`.")
+            }
+            Sentence::Rejection(AuthRejection::InvalidToken(why)) => write!(f, "The access token is invalid: {why}."),
+            Sentence::Rejection(AuthRejection::Expired) => f.write_str("The access token has expired."),
+            Sentence::Rejection(AuthRejection::NotYetValid) => {
+                f.write_str("The access token is not valid yet (nbf is in the future).")
+            }
+            Sentence::Validation(issues) => {
+                f.write_str("Invalid request:")?;
+                for issue in *issues {
+                    match issue.loc.get(1) {
+                        Some(field) => write!(f, " {field}: {}", issue.msg)?,
+                        None => write!(f, " {}", issue.msg)?,
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
 }
 
 impl From<sea_orm::DbErr> for ApiError {
@@ -396,6 +434,28 @@ mod tests {
             "Invalid request: title: Field required. completed: Must be true or false."
         );
         assert_eq!(body.errors.unwrap().len(), 2);
+    }
+
+    #[test]
+    fn the_size_limits_in_the_sentences_are_the_enforced_ones() {
+        use crate::request_limits::{MAX_BODY_BYTES, MAX_HEADER_BYTES};
+        let sentence = |err: ApiError| err.body().detail;
+        assert!(sentence(ApiError::PayloadTooLarge).contains(&format!("{} KiB", MAX_BODY_BYTES / 1024)));
+        assert!(sentence(ApiError::HeadersTooLarge).contains(&format!("{} KiB", MAX_HEADER_BYTES / 1024)));
+    }
+
+    #[test]
+    fn every_rejection_kind_has_its_own_index_and_code() {
+        for (index, kind) in AuthRejection::KINDS.iter().enumerate() {
+            assert_eq!(kind.kind_index(), index);
+            assert_eq!(ApiError::Unauthorized(*kind).body().code, kind.code());
+        }
+        assert_eq!(
+            ApiError::Unauthorized(AuthRejection::InvalidToken("it is signed with an unknown key"))
+                .body()
+                .detail,
+            "The access token is invalid: it is signed with an unknown key."
+        );
     }
 
     #[test]

@@ -2,7 +2,8 @@
 
 use std::process::ExitCode;
 
-use todo_api::cli::{self, Command};
+use clap::Parser;
+use todo_api::cli::{Cli, Command};
 use todo_api::config::Config;
 use todo_api::{app, auth, startup, telemetry};
 
@@ -17,29 +18,11 @@ async fn main() -> ExitCode {
     {
         eprintln!("warning: ignoring .env: {err}");
     }
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let command = match cli::parse(&args) {
-        Ok(command) => command,
-        Err(problem) => {
-            eprintln!("error: {problem}\n\n{}", cli::USAGE);
-            return ExitCode::from(2);
-        }
-    };
-    match command {
-        Command::Help => {
-            println!("{}", cli::USAGE);
-            return ExitCode::SUCCESS;
-        }
-        Command::Version => {
-            println!("todo-api {}", env!("CARGO_PKG_VERSION"));
-            return ExitCode::SUCCESS;
-        }
-        // The document needs neither configuration nor a database.
-        Command::Spec { json } => {
-            print!("{}", if json { app::openapi_json() } else { app::openapi_yaml() });
-            return ExitCode::SUCCESS;
-        }
-        _ => {}
+    let command = Cli::parse().command_or_serve();
+    // The document needs neither configuration nor a database.
+    if let Command::Spec { json } = command {
+        print!("{}", if json { app::openapi_json() } else { app::openapi_yaml() });
+        return ExitCode::SUCCESS;
     }
 
     let config = match Config::from_env() {
@@ -64,9 +47,10 @@ async fn main() -> ExitCode {
         Command::Token {
             user_id,
             email,
-            lifetime,
+            ttl_minutes,
         } => match &config.auth.secret {
             Some(secret) if !config.auth.secret_is_ephemeral => {
+                let lifetime = chrono::Duration::minutes(i64::from(ttl_minutes));
                 println!("{}", auth::mint_token(secret, &user_id, email.as_deref(), lifetime));
                 Ok(())
             }
@@ -76,7 +60,7 @@ async fn main() -> ExitCode {
                     .to_owned(),
             ),
         },
-        Command::Spec { .. } | Command::Help | Command::Version => unreachable!("handled above"),
+        Command::Spec { .. } => unreachable!("handled above"),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

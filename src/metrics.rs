@@ -2,6 +2,7 @@
 //! usage, and authentication failures by reason. Rendered by hand in the text exposition format:
 //! a handful of series does not need a metrics framework.
 
+use crate::error::AuthRejection;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
@@ -18,9 +19,6 @@ const LATENCY_BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
 ];
 
-/// Reasons an authentication can fail, as counted by `auth_failures_total`.
-pub const AUTH_FAILURE_REASONS: [&str; 4] = ["missing_token", "invalid_token", "token_expired", "token_not_yet_valid"];
-
 #[derive(Default)]
 struct Histogram {
     buckets: [u64; LATENCY_BUCKETS.len()],
@@ -32,7 +30,8 @@ struct Histogram {
 #[derive(Default)]
 pub struct Metrics {
     requests: Mutex<BTreeMap<(&'static str, &'static str, u16), Histogram>>,
-    auth_failures: [AtomicU64; AUTH_FAILURE_REASONS.len()],
+    /// Indexed by [`AuthRejection::kind_index`].
+    auth_failures: [AtomicU64; AuthRejection::KINDS.len()],
 }
 
 impl Metrics {
@@ -49,10 +48,8 @@ impl Metrics {
         }
     }
 
-    pub fn record_auth_failure(&self, reason: &str) {
-        if let Some(index) = AUTH_FAILURE_REASONS.iter().position(|known| *known == reason) {
-            self.auth_failures[index].fetch_add(1, Ordering::Relaxed);
-        }
+    pub fn record_auth_failure(&self, rejection: AuthRejection) {
+        self.auth_failures[rejection.kind_index()].fetch_add(1, Ordering::Relaxed);
     }
 
     /// The text exposition of every series, plus the pool gauges.
@@ -100,7 +97,8 @@ impl Metrics {
 
         out.push_str("# HELP auth_failures_total Requests refused for authentication, by reason.\n");
         out.push_str("# TYPE auth_failures_total counter\n");
-        for (reason, count) in AUTH_FAILURE_REASONS.iter().zip(&self.auth_failures) {
+        for (kind, count) in AuthRejection::KINDS.iter().zip(&self.auth_failures) {
+            let reason = kind.code();
             let _ = writeln!(
                 out,
                 "auth_failures_total{{reason=\"{reason}\"}} {}",
@@ -185,8 +183,7 @@ mod tests {
         let metrics = Metrics::default();
         metrics.record_request("/api/tasks", &Method::GET, 200, Duration::from_millis(3));
         metrics.record_request("/api/tasks", &Method::GET, 200, Duration::from_millis(30));
-        metrics.record_auth_failure("token_expired");
-        metrics.record_auth_failure("not-a-reason");
+        metrics.record_auth_failure(AuthRejection::Expired);
 
         let text = metrics.render(PoolUsage {
             open: 3,

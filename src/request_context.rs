@@ -10,6 +10,7 @@ use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
 use poem_openapi::OperationId;
 use tracing::Instrument;
 
+use crate::error::AuthRejection;
 use crate::metrics::Metrics;
 use crate::routes::routes;
 
@@ -22,7 +23,7 @@ const MAX_REQUEST_ID_LEN: usize = 128;
 #[derive(Default)]
 pub struct RequestContext {
     user_id: OnceLock<String>,
-    auth_failure: OnceLock<&'static str>,
+    auth_failure: OnceLock<AuthRejection>,
 }
 
 impl RequestContext {
@@ -32,8 +33,8 @@ impl RequestContext {
     }
 
     /// Records why authentication failed (set by the bearer checker).
-    pub fn set_auth_failure(&self, reason: &'static str) {
-        let _ = self.auth_failure.set(reason);
+    pub fn set_auth_failure(&self, rejection: AuthRejection) {
+        let _ = self.auth_failure.set(rejection);
     }
 }
 
@@ -129,8 +130,13 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
             self.metrics.record_request(route, &method, status.as_u16(), latency);
             if status == StatusCode::UNAUTHORIZED {
                 // The checker records why a sent token failed; no record means none was sent.
-                self.metrics
-                    .record_auth_failure(context.auth_failure.get().copied().unwrap_or("missing_token"));
+                self.metrics.record_auth_failure(
+                    context
+                        .auth_failure
+                        .get()
+                        .copied()
+                        .unwrap_or(AuthRejection::MissingToken),
+                );
             }
             (resp, route)
         }

@@ -75,7 +75,7 @@ pub struct RouteTable {
 
 /// The service's routes, built on first use.
 pub fn routes() -> &'static RouteTable {
-    static ROUTES: LazyLock<RouteTable> = LazyLock::new(|| RouteTable::of::<Apis>());
+    static ROUTES: LazyLock<RouteTable> = LazyLock::new(RouteTable::of::<Apis>);
     &ROUTES
 }
 

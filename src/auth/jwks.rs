@@ -9,7 +9,6 @@
 //! out for an outage of ours).
 
 use std::collections::HashMap;
-use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
@@ -258,8 +257,7 @@ fn algorithms_for(jwk: &Jwk) -> Result<Vec<Algorithm>, &'static str> {
     match &jwk.common.key_algorithm {
         None => Ok(family),
         Some(declared) => {
-            let declared =
-                Algorithm::from_str(&format!("{declared:?}")).map_err(|_| "its `alg` is not a signing algorithm")?;
+            let declared = Algorithm::try_from(*declared).map_err(|_| "its `alg` is not a signing algorithm")?;
             if family.contains(&declared) {
                 Ok(vec![declared])
             } else {

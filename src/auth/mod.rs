@@ -152,11 +152,10 @@ async fn verify_bearer(req: &Request, bearer: Bearer) -> poem::Result<AuthUser> 
         Err(AuthFailure::Rejected(rejection)) => {
             // The reason is logged, the token never is.
             tracing::debug!(?rejection, "rejected bearer token");
-            let error = ApiError::Unauthorized(rejection);
             if let Some(context) = context {
-                context.set_auth_failure(error.code());
+                context.set_auth_failure(rejection);
             }
-            Err(error.into())
+            Err(ApiError::Unauthorized(rejection).into())
         }
         Err(AuthFailure::Unavailable) => Err(ApiError::AuthUnavailable.into()),
     }
