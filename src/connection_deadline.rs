@@ -127,6 +127,14 @@ impl<T> DeadlineIo<T> {
         self.arm(self.timeouts.keep_alive);
     }
 
+    /// Follows a write that made progress, whose data began with `first_bytes`.
+    fn after_write(&mut self, cx: &mut Context<'_>, result: &Poll<io::Result<usize>>, first_bytes: &[u8]) {
+        if matches!(result, Poll::Ready(Ok(written)) if *written > 0) {
+            self.observe_write(first_bytes);
+            self.watch_deadline(cx);
+        }
+    }
+
     /// Registers the connection's task to be woken when the deadline passes. Needed after a
     /// write arms it: hyper does not poll the read side again until something wakes it, so a
     /// deadline first polled there would never fire on an idle connection.
@@ -182,10 +190,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for DeadlineIo<T> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         let result = Pin::new(&mut this.inner).poll_write(cx, data);
-        if matches!(result, Poll::Ready(Ok(written)) if written > 0) {
-            this.observe_write(data);
-            this.watch_deadline(cx);
-        }
+        this.after_write(cx, &result, data);
         result
     }
 
@@ -196,11 +201,8 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for DeadlineIo<T> {
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         let result = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
-        if matches!(result, Poll::Ready(Ok(written)) if written > 0) {
-            let first = bufs.iter().find(|buf| !buf.is_empty()).map_or(&[][..], |buf| &buf[..]);
-            this.observe_write(first);
-            this.watch_deadline(cx);
-        }
+        let first = bufs.iter().find(|buf| !buf.is_empty()).map_or(&[][..], |buf| &buf[..]);
+        this.after_write(cx, &result, first);
         result
     }
 

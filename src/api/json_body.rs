@@ -128,21 +128,29 @@ fn is_json(content_type: &str) -> bool {
     essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-fn request_meta<T: Type>(required: bool) -> Option<MetaRequest> {
-    Some(MetaRequest {
-        description: None,
-        content: vec![MetaMediaType {
-            content_type: "application/json",
-            schema: <T as Type>::schema_ref(),
-        }],
-        required,
-    })
-}
+/// A JSON object body read into `T`; when `REQUIRED` is false, no body (or an empty one) reads as
+/// `None`. Use it through [`JsonBody`] and [`OptionalJsonBody`].
+pub struct JsonObjectBody<T, const REQUIRED: bool>(Option<T>);
 
 /// A required JSON object body.
-pub struct JsonBody<T>(pub T);
+pub type JsonBody<T> = JsonObjectBody<T, true>;
 
-impl<'a, T: FromJsonObject> ApiExtractor<'a> for JsonBody<T> {
+/// An optional JSON object body.
+pub type OptionalJsonBody<T> = JsonObjectBody<T, false>;
+
+impl<T> JsonBody<T> {
+    pub fn into_inner(self) -> T {
+        self.0.expect("the extractor refuses a required body that is missing")
+    }
+}
+
+impl<T> OptionalJsonBody<T> {
+    pub fn into_option(self) -> Option<T> {
+        self.0
+    }
+}
+
+impl<'a, T: FromJsonObject, const REQUIRED: bool> ApiExtractor<'a> for JsonObjectBody<T, REQUIRED> {
     const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
     type ParamType = ();
     type ParamRawType = ();
@@ -152,7 +160,14 @@ impl<'a, T: FromJsonObject> ApiExtractor<'a> for JsonBody<T> {
     }
 
     fn request_meta() -> Option<MetaRequest> {
-        request_meta::<T>(true)
+        Some(MetaRequest {
+            description: None,
+            content: vec![MetaMediaType {
+                content_type: "application/json",
+                schema: <T as Type>::schema_ref(),
+            }],
+            required: REQUIRED,
+        })
     }
 
     async fn from_request(
@@ -161,41 +176,14 @@ impl<'a, T: FromJsonObject> ApiExtractor<'a> for JsonBody<T> {
         _param_opts: ExtractParamOptions<Self::ParamType>,
     ) -> poem::Result<Self> {
         match read_body(request, body).await? {
-            Some(bytes) => Ok(JsonBody(parse_object(&bytes)?)),
-            None => Err(ApiError::Validation(vec![ValidationIssue::body(
+            Some(bytes) => Ok(JsonObjectBody(Some(parse_object(&bytes)?))),
+            None if REQUIRED => Err(ApiError::Validation(vec![ValidationIssue::body(
                 None,
                 "missing",
                 "A JSON object body is required.",
             )])
             .into()),
-        }
-    }
-}
-
-/// An optional JSON object body: no body, or an empty one, reads as `None`.
-pub struct OptionalJsonBody<T>(pub Option<T>);
-
-impl<'a, T: FromJsonObject> ApiExtractor<'a> for OptionalJsonBody<T> {
-    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
-    type ParamType = ();
-    type ParamRawType = ();
-
-    fn register(registry: &mut Registry) {
-        T::register(registry);
-    }
-
-    fn request_meta() -> Option<MetaRequest> {
-        request_meta::<T>(false)
-    }
-
-    async fn from_request(
-        request: &'a Request,
-        body: &mut RequestBody,
-        _param_opts: ExtractParamOptions<Self::ParamType>,
-    ) -> poem::Result<Self> {
-        match read_body(request, body).await? {
-            Some(bytes) => Ok(OptionalJsonBody(Some(parse_object(&bytes)?))),
-            None => Ok(OptionalJsonBody(None)),
+            None => Ok(JsonObjectBody(None)),
         }
     }
 }

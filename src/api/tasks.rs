@@ -207,7 +207,7 @@ impl TasksApi {
     async fn create_task(&self, auth: BearerAuth, body: JsonBody<NewTaskRequest>) -> CreateTaskResponse {
         respond(
             async {
-                let task = tasks::create_task(&self.db, auth.user(), body.0.into()).await?;
+                let task = tasks::create_task(&self.db, auth.user(), body.into_inner().into()).await?;
                 let location = format!("/api/tasks/{}", task.id);
                 Ok(CreateTaskResponse::Created(JsonResponse(task.into()), location))
             }
@@ -246,7 +246,7 @@ impl TasksApi {
         id: Path<i64>,
         body: JsonBody<TaskUpdateRequest>,
     ) -> TaskChangeResponse {
-        self.apply_update(auth, id.0, body.0).await
+        self.apply_update(auth, id.0, body.into_inner()).await
     }
 
     /// Update a task (PATCH)
@@ -260,7 +260,7 @@ impl TasksApi {
         id: Path<i64>,
         body: JsonBody<TaskUpdateRequest>,
     ) -> TaskChangeResponse {
-        self.apply_update(auth, id.0, body.0).await
+        self.apply_update(auth, id.0, body.into_inner()).await
     }
 
     /// Complete, reopen or toggle a task
@@ -275,7 +275,7 @@ impl TasksApi {
         id: Path<i64>,
         body: OptionalJsonBody<CompletionRequest>,
     ) -> TaskChangeResponse {
-        let change = match body.0.and_then(|request| request.completed) {
+        let change = match body.into_option().and_then(|request| request.completed) {
             Some(completed) => CompletionChange::Set(completed),
             None => CompletionChange::Toggle,
         };

@@ -9,7 +9,7 @@ use migration::search_fold::fold;
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, Order, QueryFilter,
-    QueryOrder, QuerySelect,
+    QueryOrder, QuerySelect, UpdateMany,
 };
 
 use super::entity::{ActiveModel, Column, Entity as Tasks, Model as Task};
@@ -189,12 +189,7 @@ pub async fn update_task(
     if let Some(completed) = changes.completed {
         update = update.col_expr(Column::Completed, Expr::value(completed));
     }
-    let updated = update
-        .filter(Column::Id.eq(id))
-        .filter(Column::UserId.eq(owner.id()))
-        .exec_with_returning(db)
-        .await?;
-    Ok(updated.into_iter().next())
+    update_owned_task(db, owner, id, update).await
 }
 
 /// Sets or toggles `completed` in one statement; `None` when the caller has no such task.
@@ -209,9 +204,20 @@ pub async fn set_completion(
         CompletionChange::Set(value) => Expr::value(value),
         CompletionChange::Toggle => Expr::col(Column::Completed).not(),
     };
-    let updated = Tasks::update_many()
+    let update = Tasks::update_many()
         .col_expr(Column::Completed, completed)
-        .col_expr(Column::UpdatedAt, Expr::value(now()))
+        .col_expr(Column::UpdatedAt, Expr::value(now()));
+    update_owned_task(db, owner, id, update).await
+}
+
+/// Runs `update` on the caller's task `id` only, returning the task as changed.
+async fn update_owned_task(
+    db: &impl ConnectionTrait,
+    owner: &AuthUser,
+    id: i64,
+    update: UpdateMany<Tasks>,
+) -> Result<Option<Task>, DbErr> {
+    let updated = update
         .filter(Column::Id.eq(id))
         .filter(Column::UserId.eq(owner.id()))
         .exec_with_returning(db)

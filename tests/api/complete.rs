@@ -111,7 +111,10 @@ async fn concurrent_toggles_each_flip_the_task() {
     let id = app.create_titled("alice", "race").await;
 
     for round in 0..5 {
-        let (a, b) = tokio::join!(complete(&app, id, None), complete(&app, id, None));
+        let (a, b) = tokio::join!(
+            app.complete_task("alice", id, None),
+            app.complete_task("alice", id, None)
+        );
         assert_eq!((a.status(), b.status()), (StatusCode::OK, StatusCode::OK));
         let task = json_with_status(app.get_task("alice", id).await, StatusCode::OK).await;
         assert_eq!(task["completed"], false, "two flips cancel out (round {round})");

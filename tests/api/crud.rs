@@ -96,14 +96,7 @@ async fn put_merges_only_the_fields_sent_and_moves_updated_at() {
     let id = created["id"].as_i64().unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
 
-    let resp = app
-        .send_json(
-            "alice",
-            Method::PUT,
-            &format!("/api/tasks/{id}"),
-            json!({"title": "New"}),
-        )
-        .await;
+    let resp = app.update_task("alice", id, json!({"title": "New"})).await;
 
     let updated = json_with_status(resp, StatusCode::OK).await;
     assert_eq!(updated["title"], "New");
@@ -118,51 +111,24 @@ async fn put_merges_only_the_fields_sent_and_moves_updated_at() {
 #[tokio::test]
 async fn put_with_null_description_clears_it_and_completed_alone_sets_it() {
     let app = spawn_app().await;
-    let id = app
-        .create_task("alice", json!({"title": "T", "description": "D"}))
-        .await["id"]
-        .as_i64()
-        .unwrap();
+    let id = app.create_id("alice", json!({"title": "T", "description": "D"})).await;
 
-    let cleared = app
-        .send_json(
-            "alice",
-            Method::PUT,
-            &format!("/api/tasks/{id}"),
-            json!({"description": null}),
-        )
-        .await;
+    let cleared = app.update_task("alice", id, json!({"description": null})).await;
     let cleared = json_with_status(cleared, StatusCode::OK).await;
     assert_eq!(cleared["description"], serde_json::Value::Null);
     assert_eq!(cleared["title"], "T");
 
-    let done = app
-        .send_json(
-            "alice",
-            Method::PUT,
-            &format!("/api/tasks/{id}"),
-            json!({"completed": true}),
-        )
-        .await;
+    let done = app.update_task("alice", id, json!({"completed": true})).await;
     assert_eq!(json_with_status(done, StatusCode::OK).await["completed"], true);
 }
 
 #[tokio::test]
 async fn patch_is_the_same_partial_update_as_put() {
     let app = spawn_app().await;
-    let id = app
-        .create_task("alice", json!({"title": "T", "description": "D"}))
-        .await["id"]
-        .as_i64()
-        .unwrap();
+    let id = app.create_id("alice", json!({"title": "T", "description": "D"})).await;
 
     let resp = app
-        .send_json(
-            "alice",
-            Method::PATCH,
-            &format!("/api/tasks/{id}"),
-            json!({"title": "Patched", "completed": true}),
-        )
+        .patch_task("alice", id, json!({"title": "Patched", "completed": true}))
         .await;
 
     let task = json_with_status(resp, StatusCode::OK).await;
@@ -182,9 +148,7 @@ async fn put_with_an_empty_object_keeps_everything_but_updated_at() {
     let created = app.create_task("alice", json!({"title": "T"})).await;
     let id = created["id"].as_i64().unwrap();
 
-    let resp = app
-        .send_json("alice", Method::PUT, &format!("/api/tasks/{id}"), json!({}))
-        .await;
+    let resp = app.update_task("alice", id, json!({})).await;
 
     let task = json_with_status(resp, StatusCode::OK).await;
     assert_eq!(task["title"], created["title"]);
@@ -196,22 +160,14 @@ async fn delete_answers_200_with_a_json_body_and_the_task_is_gone() {
     let app = spawn_app().await;
     let id = app.create_titled("alice", "Doomed").await;
 
-    let resp = app
-        .as_user("alice", Method::DELETE, &format!("/api/tasks/{id}"))
-        .send()
-        .await
-        .unwrap();
+    let resp = app.delete_task("alice", id).await;
 
     assert_eq!(
         json_with_status(resp, StatusCode::OK).await,
         json!({"id": id, "message": "Task deleted"})
     );
     assert_error(app.get_task("alice", id).await, StatusCode::NOT_FOUND, "task_not_found").await;
-    let again = app
-        .as_user("alice", Method::DELETE, &format!("/api/tasks/{id}"))
-        .send()
-        .await
-        .unwrap();
+    let again = app.delete_task("alice", id).await;
     assert_error(again, StatusCode::NOT_FOUND, "task_not_found").await;
     assert!(app.list_tasks("alice", "").await.is_empty());
 }

@@ -204,6 +204,91 @@ impl TestApp {
             .map(|task| task["title"].as_str().unwrap().to_owned())
             .collect()
     }
+
+    /// Creates a task from `body` and returns its id.
+    pub async fn create_id(&self, user: &str, body: Value) -> i64 {
+        self.create_task(user, body).await["id"].as_i64().unwrap()
+    }
+
+    /// `PUT /api/tasks/{id}` as `user`.
+    pub async fn update_task(&self, user: &str, id: i64, body: Value) -> Response {
+        self.send_json(user, Method::PUT, &format!("/api/tasks/{id}"), body)
+            .await
+    }
+
+    /// `PATCH /api/tasks/{id}` as `user`.
+    pub async fn patch_task(&self, user: &str, id: i64, body: Value) -> Response {
+        self.send_json(user, Method::PATCH, &format!("/api/tasks/{id}"), body)
+            .await
+    }
+
+    /// `PATCH /api/tasks/{id}/complete` as `user`, with `body` or none (a toggle).
+    pub async fn complete_task(&self, user: &str, id: i64, body: Option<Value>) -> Response {
+        let request = self.as_user(user, Method::PATCH, &format!("/api/tasks/{id}/complete"));
+        match body {
+            Some(body) => request.json(&body),
+            None => request,
+        }
+        .send()
+        .await
+        .unwrap()
+    }
+
+    /// `DELETE /api/tasks/{id}` as `user`.
+    pub async fn delete_task(&self, user: &str, id: i64) -> Response {
+        self.as_user(user, Method::DELETE, &format!("/api/tasks/{id}"))
+            .send()
+            .await
+            .unwrap()
+    }
+    /// `GET /api/tasks` with the given token (valid or not).
+    pub async fn list_with_token(&self, token: &str) -> Response {
+        self.anonymous(Method::GET, "/api/tasks")
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A request as `user` with a JSON body.
+    pub async fn send_json(&self, user: &str, method: Method, path: &str, body: Value) -> Response {
+        self.as_user(user, method, path).json(&body).send().await.unwrap()
+    }
+
+    /// POSTs `body` with `Transfer-Encoding: chunked` (no `Content-Length`) over a raw connection;
+    /// returns the status and the response body.
+    pub async fn raw_chunked_post(&self, path: &str, token: &str, body: &[u8]) -> (u16, String) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let host = self.address.trim_start_matches("http://");
+        let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        for chunk in body.chunks(8192) {
+            // The server may answer 413 and close before the whole body is sent.
+            if stream
+                .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+                .await
+                .is_err()
+                || stream.write_all(chunk).await.is_err()
+                || stream.write_all(b"\r\n").await.is_err()
+            {
+                break;
+            }
+        }
+        let _ = stream.write_all(b"0\r\n\r\n").await;
+        let mut response = Vec::new();
+        let _ = stream.read_to_end(&mut response).await;
+        let response = String::from_utf8_lossy(&response).into_owned();
+        let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, body)| body.to_owned())
+            .unwrap_or_default();
+        (status, decode_chunked(&body))
+    }
 }
 
 /// Reads a response as JSON, asserting the status first.
@@ -300,43 +385,6 @@ fn with_database(url: &str, name: &str) -> String {
     }
 }
 
-impl TestApp {
-    /// POSTs `body` with `Transfer-Encoding: chunked` (no `Content-Length`) over a raw connection;
-    /// returns the status and the response body.
-    pub async fn raw_chunked_post(&self, path: &str, token: &str, body: &[u8]) -> (u16, String) {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let host = self.address.trim_start_matches("http://");
-        let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
-        let head = format!(
-            "POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n\
-             Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-        );
-        stream.write_all(head.as_bytes()).await.unwrap();
-        for chunk in body.chunks(8192) {
-            // The server may answer 413 and close before the whole body is sent.
-            if stream
-                .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
-                .await
-                .is_err()
-                || stream.write_all(chunk).await.is_err()
-                || stream.write_all(b"\r\n").await.is_err()
-            {
-                break;
-            }
-        }
-        let _ = stream.write_all(b"0\r\n\r\n").await;
-        let mut response = Vec::new();
-        let _ = stream.read_to_end(&mut response).await;
-        let response = String::from_utf8_lossy(&response).into_owned();
-        let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-        let body = response
-            .split_once("\r\n\r\n")
-            .map(|(_, body)| body.to_owned())
-            .unwrap_or_default();
-        (status, decode_chunked(&body))
-    }
-}
-
 /// Undoes chunked transfer encoding when the server used it; returns other bodies unchanged.
 fn decode_chunked(body: &str) -> String {
     let mut rest = body;
@@ -352,22 +400,6 @@ fn decode_chunked(body: &str) -> String {
         rest = after[size..].trim_start_matches("\r\n");
     }
     if decoded.is_empty() { body.to_owned() } else { decoded }
-}
-
-impl TestApp {
-    /// `GET /api/tasks` with the given token (valid or not).
-    pub async fn list_with_token(&self, token: &str) -> Response {
-        self.anonymous(Method::GET, "/api/tasks")
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    /// A request as `user` with a JSON body.
-    pub async fn send_json(&self, user: &str, method: Method, path: &str, body: Value) -> Response {
-        self.as_user(user, method, path).json(&body).send().await.unwrap()
-    }
 }
 
 /// The tests' HTTP client. It shares the app's rustls build, which has no default crypto

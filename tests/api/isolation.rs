@@ -71,19 +71,8 @@ async fn the_404_for_another_users_task_equals_the_404_for_a_missing_one() {
 #[tokio::test]
 async fn a_body_user_id_cannot_assign_a_task_to_someone_else() {
     let app = spawn_app().await;
-    let id = app
-        .create_task("alice", json!({"title": "mine", "user_id": "bob"}))
-        .await["id"]
-        .as_i64()
-        .unwrap();
-    let resp = app
-        .send_json(
-            "alice",
-            Method::PUT,
-            &format!("/api/tasks/{id}"),
-            json!({"user_id": "bob"}),
-        )
-        .await;
+    let id = app.create_id("alice", json!({"title": "mine", "user_id": "bob"})).await;
+    let resp = app.update_task("alice", id, json!({"user_id": "bob"})).await;
     assert_eq!(json_with_status(resp, StatusCode::OK).await["user_id"], "alice");
     assert!(app.list_tasks("bob", "").await.is_empty());
 }

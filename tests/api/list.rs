@@ -203,14 +203,7 @@ async fn sort_by_updated_at_puts_the_last_change_first() {
     let oldest = app.list_tasks("alice", "?order=asc&limit=1").await[0]["id"]
         .as_i64()
         .unwrap();
-    let resp = app
-        .send_json(
-            "alice",
-            Method::PUT,
-            &format!("/api/tasks/{oldest}"),
-            json!({"completed": false}),
-        )
-        .await;
+    let resp = app.update_task("alice", oldest, json!({"completed": false})).await;
     assert_eq!(resp.status(), StatusCode::OK);
 
     assert_eq!(app.titles("alice", "?sort=updated_at").await[0], "Write report");
