@@ -80,7 +80,7 @@ def psql(admin_url, sql):
 
 
 class Server:
-    def __init__(self, database_url, log_filter):
+    def __init__(self, binary, database_url, log_filter):
         env = {
             "PATH": os.environ.get("PATH", ""),
             "BETTER_AUTH_SECRET": SECRET,
@@ -89,22 +89,23 @@ class Server:
             "PORT": "0",
             "LOG_FORMAT": "json",
             # The start-up lines (the listening address) are needed whatever the filter.
-            "RUST_LOG": f"{log_filter},todo_api::server=info",
+            "RUST_LOG": f"{log_filter},todo_api::startup=info,todo_api::server=info",
         }
         # Tuning knobs under test (DB_MAX_CONNECTIONS, ...) pass through from the environment.
         env.update({k: v for k, v in os.environ.items() if k.startswith(("DB_", "REQUEST_", "TOKIO_"))})
         self.log = tempfile.TemporaryFile(mode="w+")
         started = time.monotonic()
-        self.process = subprocess.Popen([BIN], env=env, stdout=subprocess.DEVNULL, stderr=self.log, cwd=tempfile.gettempdir())
+        self.process = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=self.log, cwd=tempfile.gettempdir())
         self.address = None
         while time.monotonic() - started < 30:
             if self.process.poll() is not None:
                 self.log.seek(0)
                 fail("the server exited:\n" + self.log.read())
             self.log.seek(0)
-            match = re.search(r'"address":"([^"]+)"', self.log.read())
+            # The service logs `"address":"host:port"`; the floor prints `listening on http://host:port`.
+            match = re.search(r'"address":"([^"]+)"|listening on http://(\S+)', self.log.read())
             if match:
-                self.address = match.group(1)
+                self.address = match.group(1) or match.group(2)
                 break
             time.sleep(0.002)
         if not self.address:
@@ -191,67 +192,61 @@ def run_pgbench(database_url, name, seconds, connections):
     return float(match.group(1))
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", choices=["postgres", "sqlite"], default="postgres")
-    parser.add_argument("--seconds", type=int, default=10, help="measured duration of each scenario")
-    parser.add_argument("--warmup", type=int, default=3, help="unmeasured warm-up before each scenario")
-    parser.add_argument("--runs", type=int, default=3, help="repetitions; the median is reported")
-    parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--log", default="warn", help="the server's RUST_LOG during the run")
-    parser.add_argument("--tls", action="store_true",
-                        help="use TLS to PostgreSQL (server and pgbench alike); off by default on loopback")
-    parser.add_argument("--smoke", action="store_true", help="a short run that only proves the benchmark works")
-    parser.add_argument("--admin-url", default=os.environ.get("TEST_PG_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/test"))
-    args = parser.parse_args()
-    if args.smoke:
-        args.seconds, args.warmup, args.runs = 2, 1, 1
+class Database:
+    """A fresh database (PostgreSQL) or file (SQLite) for one server session."""
 
-    ensure_tools(args.backend)
-    subprocess.run(["cargo", "build", "--release", "--locked", "--quiet"], cwd=ROOT, check=True)
+    def __init__(self, args, workdir, tag):
+        self.args = args
+        self.name = f"todo_bench_{os.getpid()}_{tag}"
+        if args.backend == "postgres":
+            psql(args.admin_url, f"CREATE DATABASE {self.name}")
+            self.url = args.admin_url.rsplit("/", 1)[0] + "/" + self.name
+            self.url += "?sslmode=" + ("require" if args.tls else "disable")
+        else:
+            self.url = f"sqlite://{workdir}/{self.name}.db"
 
-    workdir = tempfile.mkdtemp(prefix="todo-bench-")
-    database = f"todo_bench_{os.getpid()}"
-    if args.backend == "postgres":
-        psql(args.admin_url, f"CREATE DATABASE {database}")
-        database_url = args.admin_url.rsplit("/", 1)[0] + "/" + database
-        database_url += "?sslmode=" + ("require" if args.tls else "disable")
-    else:
-        database_url = f"sqlite://{workdir}/bench.db"
+    def drop(self):
+        if self.args.backend == "postgres":
+            psql(self.args.admin_url, f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
 
+
+def session(binary, args, workdir, tag, runs, with_ceilings):
+    """Starts `binary` on a fresh database, seeds it and runs every scenario `runs` times.
+    Returns {scenario: [results]}, {pgbench name: [tps]}, peak RSS in KiB and start-up ms."""
+    database = Database(args, workdir, tag)
     server = None
     try:
-        server = Server(database_url, args.log)
-        ready_ms = server.ready_ms
-        print(f"server ready in {ready_ms:.0f} ms ({args.backend}); seeding {USERS} users x {TASKS_PER_USER} tasks")
-        data_file = os.path.join(workdir, "users.txt")
+        server = Server(binary, database.url, args.log)
+        print(f"{tag}: server ready in {server.ready_ms:.0f} ms ({args.backend}); seeding {USERS} users x {TASKS_PER_USER} tasks")
+        data_file = os.path.join(workdir, f"users-{tag}.txt")
         with open(data_file, "w") as data:
             data.write("\n".join(seed(server.address)) + "\n")
-
-        runs = {scenario: [] for scenario in SCENARIOS}
-        ceilings = {name: [] for name in PGBENCH_SCRIPTS} if args.backend == "postgres" else {}
+        results = {scenario: [] for scenario in SCENARIOS}
+        ceilings = {name: [] for name in PGBENCH_SCRIPTS} if with_ceilings else {}
         peak_rss = 0
-        for run in range(args.runs):
+        for run in range(runs):
             for scenario in SCENARIOS:
                 run_wrk(server.address, scenario, data_file, args.warmup, args.connections)
                 result = run_wrk(server.address, scenario, data_file, args.seconds, args.connections)
                 result["rss_kib"] = server.rss_kib()["VmRSS"]
-                runs[scenario].append(result)
-                print(f"  run {run + 1} {scenario:7} {result['rps']:10.0f} req/s  p99 {result['p99_us'] / 1000:6.2f} ms"
+                results[scenario].append(result)
+                print(f"  {tag} run {run + 1} {scenario:7} {result['rps']:10.0f} req/s  p99 {result['p99_us'] / 1000:6.2f} ms"
                       f"  errors {result['bad_status'] + result['socket_errors']}")
             for name in ceilings:
-                ceilings[name].append(run_pgbench(database_url, name, args.seconds, args.connections))
+                ceilings[name].append(run_pgbench(database.url, name, args.seconds, args.connections))
             peak_rss = max(peak_rss, server.rss_kib()["VmHWM"])
+        return results, ceilings, peak_rss, server.ready_ms
     finally:
         if server:
             server.stop()
-        if args.backend == "postgres":
-            psql(args.admin_url, f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
-        shutil.rmtree(workdir, ignore_errors=True)
+        database.drop()
 
-    def median_run(results):
-        return sorted(results, key=lambda r: r["rps"])[len(results) // 2]
 
+def median_run(results):
+    return sorted(results, key=lambda r: r["rps"])[len(results) // 2]
+
+
+def summarise(runs, ceilings):
     summary = {}
     for scenario, results in runs.items():
         chosen = median_run(results)
@@ -269,7 +264,65 @@ def main():
             "fraction_of_ceiling": chosen["rps"] / ceiling if ceiling else None,
             "runs_rps": [round(r["rps"]) for r in results],
         }
+    return summary
 
+
+def write_report(args, report):
+    os.makedirs(OUT_DIR, exist_ok=True)
+    kind = "vs-baseline" if args.baseline else args.backend
+    stamp = datetime.datetime.now().strftime("%Y%m%dT%H%M%S")
+    for name in (f"{kind}-{stamp}.json", f"{kind}-latest.json"):
+        with open(os.path.join(OUT_DIR, name), "w") as out:
+            json.dump(report, out, indent=2)
+
+
+def check_health(label, summary):
+    broken = [s for s, row in summary.items() if row["errors"] or row["bad_bodies"] or not row["sampled_bodies"]]
+    if broken:
+        fail(f"{label}: scenarios with errors or unchecked bodies: {', '.join(broken)}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=["postgres", "sqlite"], default="postgres")
+    parser.add_argument("--seconds", type=int, default=10, help="measured duration of each scenario")
+    parser.add_argument("--warmup", type=int, default=3, help="unmeasured warm-up before each scenario")
+    parser.add_argument("--runs", type=int, default=3, help="repetitions (rounds with --baseline); the median is reported")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--log", default="warn", help="the server's RUST_LOG during the run")
+    parser.add_argument("--tls", action="store_true",
+                        help="use TLS to PostgreSQL (server and pgbench alike); off by default on loopback")
+    parser.add_argument("--baseline", metavar="BINARY",
+                        help="another build of the service (or the floor) to run alternately with this one, "
+                             "each round on fresh databases; prints both and the ratio")
+    parser.add_argument("--binary", default=BIN, help="the build under test (default: this checkout's release build)")
+    parser.add_argument("--smoke", action="store_true", help="a short run that only proves the benchmark works")
+    parser.add_argument("--admin-url", default=os.environ.get("TEST_PG_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/test"))
+    args = parser.parse_args()
+    if args.smoke:
+        args.seconds, args.warmup, args.runs = 2, 1, 1
+
+    ensure_tools(args.backend)
+    if args.binary == BIN:
+        subprocess.run(["cargo", "build", "--release", "--locked", "--quiet"], cwd=ROOT, check=True)
+    for binary in [args.binary] + ([args.baseline] if args.baseline else []):
+        if not os.access(binary, os.X_OK):
+            fail(f"{binary} is not an executable")
+
+    workdir = tempfile.mkdtemp(prefix="todo-bench-")
+    try:
+        if args.baseline:
+            compare(args, workdir)
+        else:
+            single(args, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def single(args, workdir):
+    runs, ceilings, peak_rss, ready_ms = session(
+        args.binary, args, workdir, "this", args.runs, with_ceilings=args.backend == "postgres")
+    summary = summarise(runs, ceilings)
     print()
     print(f"{'scenario':9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'RSS MiB':>8} {'ceiling':>9} {'of ceiling':>10}")
     for scenario, row in summary.items():
@@ -280,22 +333,50 @@ def main():
     print(f"peak RSS {peak_rss / 1024:.1f} MiB; ready in {ready_ms:.0f} ms; {args.runs} run(s) of {args.seconds} s, "
           f"{args.connections} connections, backend {args.backend}, RUST_LOG={args.log}, "
           f"TLS to the database {'on' if args.tls else 'off'}")
-
-    os.makedirs(OUT_DIR, exist_ok=True)
-    report = {
+    write_report(args, {
         "when": datetime.datetime.now(datetime.timezone.utc).isoformat(),
         "backend": args.backend, "seconds": args.seconds, "runs": args.runs, "connections": args.connections,
         "log_filter": args.log, "tls": args.tls, "ready_ms": ready_ms, "peak_rss_mib": peak_rss / 1024,
         "pgbench_tps": {name: [round(x) for x in values] for name, values in ceilings.items()},
         "scenarios": summary,
-    }
-    stamp = datetime.datetime.now().strftime("%Y%m%dT%H%M%S")
-    for name in (f"{args.backend}-{stamp}.json", f"{args.backend}-latest.json"):
-        with open(os.path.join(OUT_DIR, name), "w") as out:
-            json.dump(report, out, indent=2)
-    broken = [s for s, row in summary.items() if row["errors"] or row["bad_bodies"] or not row["sampled_bodies"]]
-    if broken:
-        fail(f"scenarios with errors or unchecked bodies: {', '.join(broken)}")
+    })
+    check_health("this build", summary)
+
+
+def compare(args, workdir):
+    """Rounds alternate the two builds (ABBA order), each on a fresh database, in one sitting."""
+    contenders = {"this": args.binary, "baseline": args.baseline}
+    runs = {name: {scenario: [] for scenario in SCENARIOS} for name in contenders}
+    peak = {name: 0 for name in contenders}
+    for round_number in range(args.runs):
+        order = ["this", "baseline"] if round_number % 2 == 0 else ["baseline", "this"]
+        for name in order:
+            results, _, peak_rss, _ = session(
+                contenders[name], args, workdir, f"{name}-r{round_number + 1}", 1, with_ceilings=False)
+            for scenario, scenario_runs in results.items():
+                runs[name][scenario].extend(scenario_runs)
+            peak[name] = max(peak[name], peak_rss)
+    summaries = {name: summarise(runs[name], {}) for name in contenders}
+    print()
+    print(f"this: {args.binary}\nbaseline: {args.baseline}")
+    print(f"{'scenario':9} {'this req/s':>11} {'base req/s':>11} {'this/base':>10} {'this p99':>9} {'base p99':>9}")
+    for scenario in SCENARIOS:
+        this, base = summaries["this"][scenario], summaries["baseline"][scenario]
+        print(f"{scenario:9} {this['rps']:>11} {base['rps']:>11} {this['rps'] / base['rps'] * 100:>9.0f}% "
+              f"{this['p99_ms']:>8.2f} {base['p99_ms']:>8.2f}")
+    print(f"peak RSS this {peak['this'] / 1024:.1f} MiB, baseline {peak['baseline'] / 1024:.1f} MiB; "
+          f"medians of {args.runs} alternating round(s) of {args.seconds} s, {args.connections} connections, "
+          f"backend {args.backend}, RUST_LOG={args.log}")
+    write_report(args, {
+        "when": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        "this": args.binary, "baseline": args.baseline, "backend": args.backend, "seconds": args.seconds,
+        "rounds": args.runs, "connections": args.connections, "log_filter": args.log,
+        "peak_rss_mib": {name: value / 1024 for name, value in peak.items()},
+        "scenarios": summaries,
+        "ratio": {s: summaries["this"][s]["rps"] / summaries["baseline"][s]["rps"] for s in SCENARIOS},
+    })
+    for name, summary in summaries.items():
+        check_health(name, summary)
 
 
 if __name__ == "__main__":
