@@ -116,6 +116,9 @@ pub enum ApiError {
     Unauthorized(AuthRejection),
     #[error("task not found")]
     TaskNotFound,
+    /// The `{user_id}` of a per-user path is not the token's user.
+    #[error("user mismatch")]
+    UserMismatch,
     #[error("route not found")]
     RouteNotFound,
     #[error("method not allowed")]
@@ -148,6 +151,7 @@ impl ApiError {
         match self {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::TaskNotFound | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
+            ApiError::UserMismatch => StatusCode::FORBIDDEN,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -167,6 +171,10 @@ impl ApiError {
         match self {
             ApiError::Unauthorized(rejection) => (rejection.code(), Sentence::Rejection(*rejection)),
             ApiError::TaskNotFound => ("task_not_found", Fixed("Task not found.")),
+            ApiError::UserMismatch => (
+                "user_mismatch",
+                Fixed("The user id in the path is not the signed-in user's; use your own id (or /api/tasks)."),
+            ),
             ApiError::RouteNotFound => ("route_not_found", Fixed("No such endpoint. See /docs for the API.")),
             ApiError::MethodNotAllowed => (
                 "method_not_allowed",

@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20260118_000001_create_tasks;
 mod m20261129_000001_fold_search_text;
+mod m20261129_000002_task_details;
 pub mod search_fold;
 
 /// Every migration of the service, oldest first.
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20260118_000001_create_tasks::Migration),
             Box::new(m20261129_000001_fold_search_text::Migration),
+            Box::new(m20261129_000002_task_details::Migration),
         ]
     }
 }

@@ -68,6 +68,13 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// The raw value of the first of `names` that is present (aliases), with its name.
+    pub fn first_of<'n>(&self, names: &[&'n str]) -> Option<(&'n str, &'a Value)> {
+        names
+            .iter()
+            .find_map(|name| self.object.get(*name).map(|value| (*name, value)))
+    }
+
     pub fn boolean(&mut self, name: &str) -> Field<bool> {
         self.field(name, Value::as_bool, "bool_type", "true or false")
     }

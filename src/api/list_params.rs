@@ -1,23 +1,27 @@
-//! Query parameters of `GET /api/tasks`, parsed leniently.
+//! The query of `GET /api/tasks`, in every dialect frontends send, parsed leniently.
 //!
-//! Real frontends send filters in several dialects and sometimes values we do not know; an
-//! unknown value must never fail the request. [`Lenient`] turns a value that does not parse into
-//! "absent", so the default applies, and publishes the parameter as a plain string: any value is
-//! valid input, and the recognised ones are listed in the parameter's description.
+//! Real frontends name the same filter several ways (`status`, `status_filter`, `filter`; `search`,
+//! `q`, `query`; …) and sometimes send values we do not know. The whole query string is read
+//! here, once: an unknown parameter or value is ignored and the default applies, never an error.
+//! The operations still declare the canonical parameters, as [`Lenient`] strings, so that the
+//! published document and Swagger UI show them.
 
 use std::borrow::Cow;
 
-use poem_openapi::Enum;
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
 use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
 use poem_openapi::types::{ParseFromParameter, ParseResult, Type};
 
-use crate::tasks::{ListOrder, SortField};
+use crate::tasks::details::{Due, PriorityRank};
+use crate::tasks::{DueWindow, ListOrder, SortField, TaskListQuery};
 
-/// A query parameter whose unparsable values are ignored instead of answered with 422.
+/// A declared query parameter: published as a plain string (any value is valid input; the
+/// recognised ones are in its description). Its value is read by [`TaskListQuery`]'s parser.
 #[derive(Debug, Default)]
-pub struct Lenient<T>(pub Option<T>);
+pub struct Lenient;
 
-impl<T: Type> Type for Lenient<T> {
+impl Type for Lenient {
     const IS_REQUIRED: bool = false;
     type RawValueType = Self;
     type RawElementValueType = Self;
@@ -39,105 +43,261 @@ impl<T: Type> Type for Lenient<T> {
     }
 }
 
-impl<T: ParseFromParameter> ParseFromParameter for Lenient<T> {
-    fn parse_from_parameter(value: &str) -> ParseResult<Self> {
-        Ok(Lenient(T::parse_from_parameter(value.trim()).ok()))
+impl ParseFromParameter for Lenient {
+    fn parse_from_parameter(_value: &str) -> ParseResult<Self> {
+        Ok(Lenient)
     }
 
-    fn parse_from_parameters<I: IntoIterator<Item = A>, A: AsRef<str>>(iter: I) -> ParseResult<Self> {
-        // A repeated parameter: the first occurrence counts.
-        match iter.into_iter().next() {
-            Some(value) => Self::parse_from_parameter(value.as_ref()),
-            None => Ok(Lenient(None)),
-        }
+    fn parse_from_parameters<I: IntoIterator<Item = A>, A: AsRef<str>>(_iter: I) -> ParseResult<Self> {
+        Ok(Lenient)
     }
-}
-
-/// `completed`: a boolean, or the status words some frontends send in its place.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
-#[oai(rename_all = "lowercase")]
-pub enum CompletedFilter {
-    True,
-    False,
-    /// Same as `false`.
-    Pending,
-    /// Same as `true`.
-    Completed,
-    /// No filter.
-    All,
-}
-
-/// `status`: which tasks to list.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
-#[oai(rename_all = "lowercase")]
-pub enum StatusFilter {
-    All,
-    Pending,
-    Completed,
-    /// Same as `pending`.
-    Active,
-    /// Same as `pending`.
-    Incomplete,
-    /// Same as `completed`.
-    Done,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
-#[oai(rename_all = "snake_case")]
-pub enum SortParam {
-    CreatedAt,
-    UpdatedAt,
-    Title,
-    Id,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
-#[oai(rename_all = "lowercase")]
-pub enum OrderParam {
-    Asc,
-    Desc,
 }
 
 /// The largest page `limit` accepts; other values mean "no limit", like an absent one.
 pub const MAX_PAGE_LIMIT: u64 = 1000;
 
-/// A usable page size, or `None` for every task.
-pub fn page_limit(requested: Option<u64>) -> Option<u64> {
-    requested.filter(|limit| (1..=MAX_PAGE_LIMIT).contains(limit))
+/// The page size when `page` is sent without `limit`.
+pub const DEFAULT_PAGE_SIZE: u64 = 20;
+
+/// The query string's pairs, decoded.
+struct Pairs(Vec<(String, String)>);
+
+impl Pairs {
+    /// The first non-empty value of the first of `names` that is present.
+    fn first(&self, names: &[&str]) -> Option<&str> {
+        names.iter().find_map(|name| {
+            self.0
+                .iter()
+                .find(|(key, value)| key == name && !value.trim().is_empty())
+                .map(|(_, value)| value.trim())
+        })
+    }
+
+    /// Every value of every one of `names`, comma lists split: `tags=a,b&tag=c`.
+    fn all(&self, names: &[&str]) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(key, _)| names.contains(&key.as_str()) || names.iter().any(|name| key == &format!("{name}[]")))
+            .flat_map(|(_, value)| value.split(','))
+            .map(str::trim)
+            .filter(|value| !value.is_empty())
+            .collect()
+    }
 }
 
-impl From<SortParam> for SortField {
-    fn from(param: SortParam) -> Self {
-        match param {
-            SortParam::CreatedAt => SortField::CreatedAt,
-            SortParam::UpdatedAt => SortField::UpdatedAt,
-            SortParam::Title => SortField::Title,
-            SortParam::Id => SortField::Id,
+fn is_true(value: &str) -> bool {
+    matches!(value.to_ascii_lowercase().as_str(), "true" | "1" | "yes" | "on")
+}
+
+/// `true`/`false` and the status words, in any case; `None` for "all" and for unknown words.
+fn completion_word(value: &str) -> Option<Option<bool>> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "1" | "completed" | "complete" | "done" | "finished" => Some(Some(true)),
+        "false" | "0" | "pending" | "incomplete" | "active" | "todo" | "open" | "not_completed" => Some(Some(false)),
+        "all" | "any" => Some(None),
+        _ => None,
+    }
+}
+
+fn sort_field(word: &str) -> Option<SortField> {
+    match word.to_ascii_lowercase().as_str() {
+        "created_at" | "createdat" | "created" | "date" | "newest" => Some(SortField::CreatedAt),
+        "updated_at" | "updatedat" | "updated" => Some(SortField::UpdatedAt),
+        "title" | "name" | "alphabetical" => Some(SortField::Title),
+        "id" => Some(SortField::Id),
+        "due_date" | "duedate" | "due" | "due_at" => Some(SortField::DueDate),
+        "priority" => Some(SortField::Priority),
+        _ => None,
+    }
+}
+
+fn list_order(word: &str) -> Option<ListOrder> {
+    match word.to_ascii_lowercase().as_str() {
+        "asc" | "ascending" => Some(ListOrder::Asc),
+        "desc" | "descending" => Some(ListOrder::Desc),
+        _ => None,
+    }
+}
+
+/// Midnight at the start of `date` in `tz` (the first instant of the day when midnight falls
+/// in a daylight-saving gap).
+fn start_of(date: NaiveDate, tz: Tz) -> DateTime<Utc> {
+    let midnight = date.and_time(NaiveTime::MIN);
+    tz.from_local_datetime(&midnight)
+        .earliest()
+        .or_else(|| tz.from_local_datetime(&(midnight + Duration::hours(1))).earliest())
+        .map_or_else(|| midnight.and_utc(), |at| at.with_timezone(&Utc))
+}
+
+fn utc_midnight(date: NaiveDate) -> DateTime<Utc> {
+    date.and_time(NaiveTime::MIN).and_utc()
+}
+
+/// The due window of the calendar days `[first, until)` in `tz`.
+fn days(first: NaiveDate, until: NaiveDate, tz: Tz) -> DueWindow {
+    DueWindow {
+        dates: (Some(utc_midnight(first)), Some(utc_midnight(until))),
+        instants: (Some(start_of(first, tz)), Some(start_of(until, tz))),
+    }
+}
+
+/// `due_after` (inclusive): a date means from the start of that day.
+fn due_from(value: &str, tz: Tz) -> Option<DueWindow> {
+    Some(match Due::parse(value)? {
+        Due::Date(date) => DueWindow {
+            dates: (Some(utc_midnight(date)), None),
+            instants: (Some(start_of(date, tz)), None),
+        },
+        Due::At(at) => DueWindow {
+            dates: (Some(at), None),
+            instants: (Some(at), None),
+        },
+    })
+}
+
+/// `due_before` (inclusive): a date means until the end of that day.
+fn due_until(value: &str, tz: Tz) -> Option<DueWindow> {
+    Some(match Due::parse(value)? {
+        Due::Date(date) => {
+            let next = date.succ_opt()?;
+            DueWindow {
+                dates: (None, Some(utc_midnight(next))),
+                instants: (None, Some(start_of(next, tz))),
+            }
+        }
+        Due::At(at) => {
+            let after = at + Duration::microseconds(1);
+            DueWindow {
+                dates: (None, Some(after)),
+                instants: (None, Some(after)),
+            }
+        }
+    })
+}
+
+/// Parses the raw query string of a list request at `now`.
+pub fn list_query(raw: &str, now: DateTime<Utc>) -> TaskListQuery {
+    let pairs = Pairs(serde_urlencoded::from_str(raw).unwrap_or_default());
+    let mut query = TaskListQuery {
+        // `completed` wins over the status words when both are usable.
+        completed: pairs
+            .first(&["completed"])
+            .and_then(completion_word)
+            .or_else(|| {
+                pairs
+                    .first(&["status", "status_filter", "filter"])
+                    .and_then(completion_word)
+            })
+            .flatten(),
+        // NUL cannot occur in stored text (and PostgreSQL refuses it as a parameter).
+        search: pairs
+            .first(&["search", "q", "query"])
+            .map(|text| text.replace('\0', ""))
+            .filter(|text| !text.is_empty()),
+        ..TaskListQuery::default()
+    };
+    let priorities = pairs.all(&["priority", "priority_filter"]);
+    if !priorities.iter().any(|word| word.eq_ignore_ascii_case("all")) {
+        query.priorities = priorities
+            .iter()
+            .filter_map(|word| PriorityRank::of_word(word))
+            .collect();
+    }
+    query.tags = pairs
+        .all(&["tag", "tags", "tags_filter"])
+        .into_iter()
+        .map(|tag| tag.replace('\0', ""))
+        .collect();
+
+    let tz: Tz = pairs
+        .first(&["tz", "timezone", "time_zone"])
+        .and_then(|name| name.parse().ok())
+        .unwrap_or(Tz::UTC);
+    let today = now.with_timezone(&tz).date_naive();
+    if let Some(window) = pairs
+        .first(&["due_after", "due_date_from", "due_from"])
+        .and_then(|v| due_from(v, tz))
+    {
+        query.due_windows.push(window);
+    }
+    if let Some(window) = pairs
+        .first(&["due_before", "due_date_to", "due_to"])
+        .and_then(|v| due_until(v, tz))
+    {
+        query.due_windows.push(window);
+    }
+    let overdue = pairs.first(&["overdue", "overdue_only"]).is_some_and(is_true);
+    match pairs
+        .first(&["due_date_filter", "due_filter"])
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("overdue") => query.due_windows.push(overdue_window(today, now, tz)),
+        Some("today") => query.due_windows.push(days(today, today + Duration::days(1), tz)),
+        Some("this_week" | "week") => {
+            let monday = today - Duration::days(today.weekday().num_days_from_monday().into());
+            query.due_windows.push(days(monday, monday + Duration::days(7), tz));
+        }
+        Some("this_month" | "month") => {
+            let first = today.with_day(1).unwrap_or(today);
+            let next = first.checked_add_months(chrono::Months::new(1)).unwrap_or(first);
+            query.due_windows.push(days(first, next, tz));
+        }
+        _ => {}
+    }
+    if overdue {
+        query.due_windows.push(overdue_window(today, now, tz));
+    }
+    if overdue
+        || pairs
+            .first(&["due_date_filter", "due_filter"])
+            .is_some_and(|v| v.eq_ignore_ascii_case("overdue"))
+    {
+        // Overdue means not done yet.
+        query.completed = Some(false);
+    }
+
+    let sort = pairs.first(&["sort", "sort_by", "sortBy", "order_by"]);
+    let (descending_prefix, sort) = match sort {
+        Some(field) if field.starts_with('-') => (true, Some(&field[1..])),
+        other => (false, other),
+    };
+    query.sort = sort.and_then(sort_field).unwrap_or_default();
+    query.order = pairs
+        .first(&["order", "sort_order", "sortOrder", "direction"])
+        .and_then(list_order)
+        .or(descending_prefix.then_some(ListOrder::Desc));
+
+    let limit = pairs
+        .first(&["limit", "page_size", "per_page", "pageSize"])
+        .and_then(|value| value.parse::<u64>().ok())
+        .filter(|limit| (1..=MAX_PAGE_LIMIT).contains(limit));
+    let page = pairs
+        .first(&["page"])
+        .and_then(|value| value.parse::<u64>().ok())
+        .filter(|page| *page >= 1);
+    match page {
+        Some(page) => {
+            let size = limit.unwrap_or(DEFAULT_PAGE_SIZE);
+            query.limit = Some(size);
+            query.offset = (page - 1).saturating_mul(size);
+        }
+        None => {
+            query.limit = limit;
+            query.offset = pairs
+                .first(&["offset", "skip"])
+                .and_then(|value| value.parse().ok())
+                .unwrap_or(0);
         }
     }
+    query
 }
 
-impl From<OrderParam> for ListOrder {
-    fn from(param: OrderParam) -> Self {
-        match param {
-            OrderParam::Asc => ListOrder::Asc,
-            OrderParam::Desc => ListOrder::Desc,
-        }
-    }
-}
-
-/// The completion filter the two parameters ask for; `completed` wins when both are usable.
-pub fn completion_filter(completed: Option<CompletedFilter>, status: Option<StatusFilter>) -> Option<bool> {
-    match completed {
-        Some(CompletedFilter::True | CompletedFilter::Completed) => return Some(true),
-        Some(CompletedFilter::False | CompletedFilter::Pending) => return Some(false),
-        Some(CompletedFilter::All) => return None,
-        None => {}
-    }
-    match status? {
-        StatusFilter::All => None,
-        StatusFilter::Pending | StatusFilter::Active | StatusFilter::Incomplete => Some(false),
-        StatusFilter::Completed | StatusFilter::Done => Some(true),
+/// Due before today (a date) or before now (an instant).
+fn overdue_window(today: NaiveDate, now: DateTime<Utc>, _tz: Tz) -> DueWindow {
+    DueWindow {
+        dates: (None, Some(utc_midnight(today))),
+        instants: (None, Some(now)),
     }
 }
 
@@ -145,33 +305,96 @@ pub fn completion_filter(completed: Option<CompletedFilter>, status: Option<Stat
 mod tests {
     use super::*;
 
-    fn lenient<T: ParseFromParameter + std::fmt::Debug>(value: &str) -> Option<T> {
-        Lenient::<T>::parse_from_parameter(value).unwrap().0
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text).unwrap().to_utc()
+    }
+
+    fn parse(raw: &str) -> TaskListQuery {
+        list_query(raw, at("2026-03-04T15:00:00Z"))
     }
 
     #[test]
-    fn unknown_values_are_ignored_not_rejected() {
-        assert_eq!(lenient::<StatusFilter>("done"), Some(StatusFilter::Done));
-        assert_eq!(lenient::<StatusFilter>("whatever"), None);
-        assert_eq!(page_limit(lenient::<u64>("0")), None);
-        assert_eq!(page_limit(lenient::<u64>("1001")), None);
-        assert_eq!(page_limit(lenient::<u64>("-5")), None);
-        assert_eq!(page_limit(lenient::<u64>("1000")), Some(1000));
-        assert_eq!(lenient::<u64>("99999999999999999999999"), None);
+    fn unknown_parameters_and_values_leave_the_defaults() {
+        assert_eq!(
+            parse("colour=red&status=whatever&sort=nonsense&limit=0&page=-1"),
+            TaskListQuery::default()
+        );
+        assert_eq!(parse("limit=1001").limit, None);
+        assert_eq!(parse("offset=99999999999999999999999").offset, 0);
     }
 
     #[test]
-    fn both_dialects_of_the_completion_filter_are_understood() {
-        use CompletedFilter as C;
-        use StatusFilter as S;
-        assert_eq!(completion_filter(Some(C::True), None), Some(true));
-        assert_eq!(completion_filter(Some(C::Pending), None), Some(false));
-        assert_eq!(completion_filter(Some(C::All), Some(S::Done)), None);
-        assert_eq!(completion_filter(None, Some(S::Active)), Some(false));
-        assert_eq!(completion_filter(None, Some(S::Incomplete)), Some(false));
-        assert_eq!(completion_filter(None, Some(S::Done)), Some(true));
-        assert_eq!(completion_filter(None, Some(S::All)), None);
-        assert_eq!(completion_filter(Some(C::False), Some(S::Completed)), Some(false));
-        assert_eq!(completion_filter(None, None), None);
+    fn every_dialect_of_the_completion_filter_is_understood() {
+        assert_eq!(parse("completed=true").completed, Some(true));
+        assert_eq!(parse("status=pending").completed, Some(false));
+        assert_eq!(parse("status=COMPLETE").completed, Some(true));
+        assert_eq!(parse("filter=pending").completed, Some(false));
+        assert_eq!(parse("status_filter=done").completed, Some(true));
+        assert_eq!(parse("completed=all&status=done").completed, None);
+        assert_eq!(parse("completed=false&status=completed").completed, Some(false));
+    }
+
+    #[test]
+    fn priorities_and_tags_are_any_of_lists() {
+        assert_eq!(
+            parse("priority=high,URGENT").priorities,
+            [PriorityRank::High, PriorityRank::Urgent]
+        );
+        assert_eq!(
+            parse("priority_filter=low&priority=3").priorities,
+            [PriorityRank::Low, PriorityRank::High]
+        );
+        assert!(parse("priority=all").priorities.is_empty());
+        assert_eq!(parse("tags=work,home&tag=x").tags, ["work", "home", "x"]);
+        assert_eq!(parse("tags_filter=a").tags, ["a"]);
+    }
+
+    #[test]
+    fn sort_accepts_a_minus_prefix_and_both_names() {
+        let query = parse("sort=-due_date");
+        assert_eq!((query.sort, query.order), (SortField::DueDate, Some(ListOrder::Desc)));
+        let query = parse("sort_by=priority&sort_order=asc");
+        assert_eq!((query.sort, query.order), (SortField::Priority, Some(ListOrder::Asc)));
+        assert_eq!(parse("sort=title").order, None);
+    }
+
+    #[test]
+    fn pages_are_offsets_of_the_page_size() {
+        let query = parse("page=3&limit=10");
+        assert_eq!((query.limit, query.offset), (Some(10), 20));
+        let query = parse("page=2");
+        assert_eq!(
+            (query.limit, query.offset),
+            (Some(DEFAULT_PAGE_SIZE), DEFAULT_PAGE_SIZE)
+        );
+    }
+
+    #[test]
+    fn due_windows_follow_the_callers_time_zone() {
+        let today = parse("due_date_filter=today&tz=America/New_York");
+        // 15:00 UTC on March 4th is 10:00 in New York (EST, UTC-5).
+        assert_eq!(
+            today.due_windows,
+            [DueWindow {
+                dates: (Some(at("2026-03-04T00:00:00Z")), Some(at("2026-03-05T00:00:00Z"))),
+                instants: (Some(at("2026-03-04T05:00:00Z")), Some(at("2026-03-05T05:00:00Z"))),
+            }]
+        );
+        let week = parse("due_date_filter=this_week");
+        assert_eq!(week.due_windows[0].dates.0, Some(at("2026-03-02T00:00:00Z")));
+        let month = parse("due_date_filter=this_month");
+        assert_eq!(
+            month.due_windows[0].dates,
+            (Some(at("2026-03-01T00:00:00Z")), Some(at("2026-04-01T00:00:00Z")))
+        );
+        let overdue = parse("overdue=true");
+        assert_eq!(overdue.completed, Some(false));
+        assert_eq!(overdue.due_windows[0].instants.1, Some(at("2026-03-04T15:00:00Z")));
+        let before = parse("due_before=2026-03-10&due_date_from=2026-03-01");
+        assert_eq!(before.due_windows.len(), 2);
+        assert_eq!(
+            parse("tz=Not/AZone&due_date_filter=today").due_windows[0].instants.0,
+            Some(at("2026-03-04T00:00:00Z"))
+        );
     }
 }

@@ -5,6 +5,7 @@ mod json_body;
 mod json_response;
 mod list_params;
 mod root;
+mod task_fields;
 mod task_objects;
 pub mod tasks;
 mod timestamp;
@@ -18,17 +19,22 @@ use crate::auth::TokenVerifier;
 
 pub use health::HealthApi;
 pub use root::RootApi;
-pub use tasks::TasksApi;
+pub use tasks::{TasksApi, UserTasksApi};
 
 /// Every API struct of the service; their operations are the published document.
-pub type Apis = (TasksApi, HealthApi, RootApi);
+pub type Apis = (TasksApi, UserTasksApi, HealthApi, RootApi);
 
 pub type ApiService = OpenApiService<Apis, ()>;
 
 /// The OpenAPI service: the operations, and the document and Swagger UI generated from them.
 pub fn openapi_service(db: DatabaseConnection, verifier: Arc<TokenVerifier>) -> ApiService {
     OpenApiService::new(
-        (TasksApi { db: db.clone() }, HealthApi { db, verifier }, RootApi),
+        (
+            TasksApi { db: db.clone() },
+            UserTasksApi { db: db.clone() },
+            HealthApi { db, verifier },
+            RootApi,
+        ),
         "Todo API",
         env!("CARGO_PKG_VERSION"),
     )

@@ -8,7 +8,10 @@ use poem_openapi::Object;
 use poem_openapi::types::{Example, MaybeUndefined};
 
 use super::json_body::{Field, Fields, FromJsonObject};
+use super::task_fields::{ReminderInput, TaskDetailsInput, read_completion_alias, resolve_reminder};
 use super::timestamp::Timestamp;
+use crate::error::ValidationIssue;
+use crate::tasks::details::{Due, Priority, Recurrence, RecurrenceKind};
 use crate::tasks::{self, entity};
 
 pub const MAX_TITLE_CHARS: usize = 200;
@@ -32,10 +35,51 @@ pub struct Task {
     pub created_at: Timestamp,
     /// When the task last changed (RFC 3339, UTC).
     pub updated_at: Timestamp,
+    /// `medium` unless set; returned in the spelling it was sent in (`HIGH` stays `HIGH`).
+    /// Ranked none < low < medium (normal) < high < urgent = critical.
+    pub priority: String,
+    /// Trimmed, without case-insensitive duplicates; `[]` when none.
+    pub tags: Vec<String>,
+    /// A date (`2026-03-01`) when one was sent, else a date-time in UTC with `Z`; `null` when none.
+    #[oai(nullable)]
+    pub due_date: Option<String>,
+    /// Whether completing the task creates its next occurrence.
+    pub is_recurring: bool,
+    /// `daily`, `weekly`, `monthly` or `yearly`; `null` when the task does not recur.
+    #[oai(nullable)]
+    pub recurrence_type: Option<String>,
+    /// Every how many days, weeks, months or years; 1 unless set.
+    pub recurrence_interval: i32,
+    /// When the next occurrence will be due (one step after the due date), for a recurring task
+    /// with a due date; else `null`.
+    #[oai(nullable)]
+    pub next_run_at: Option<String>,
+    /// The recurring task whose completion created this one; else `null`.
+    #[oai(nullable)]
+    pub parent_task_id: Option<i64>,
+    /// When to remind (RFC 3339, UTC); `null` when none.
+    #[oai(nullable)]
+    pub reminder_at: Option<Timestamp>,
+    /// When the task was completed (RFC 3339, UTC); `null` while it is not.
+    #[oai(nullable)]
+    pub completed_at: Option<Timestamp>,
 }
 
 impl From<entity::Model> for Task {
     fn from(task: entity::Model) -> Self {
+        let due = task.due_at.map(|at| Due::from_stored(at, task.due_date_only));
+        let rule = task
+            .recurrence_type
+            .as_deref()
+            .and_then(RecurrenceKind::from_word)
+            .map(|kind| Recurrence {
+                kind,
+                interval: u32::try_from(task.recurrence_interval).unwrap_or(1).max(1),
+            });
+        let next_run_at = match (task.is_recurring, rule, due) {
+            (true, Some(rule), Some(due)) => due.advanced(rule).map(Due::to_wire),
+            _ => None,
+        };
         Task {
             id: task.id,
             user_id: task.user_id,
@@ -44,6 +88,16 @@ impl From<entity::Model> for Task {
             completed: task.completed,
             created_at: Timestamp(task.created_at),
             updated_at: Timestamp(task.updated_at),
+            priority: task.priority,
+            tags: serde_json::from_str(&task.tags).unwrap_or_default(),
+            due_date: due.map(Due::to_wire),
+            is_recurring: task.is_recurring,
+            recurrence_type: rule.map(|rule| rule.kind.as_str().to_owned()),
+            recurrence_interval: task.recurrence_interval,
+            next_run_at,
+            parent_task_id: task.parent_task_id,
+            reminder_at: task.reminder_at.map(Timestamp),
+            completed_at: task.completed_at.map(Timestamp),
         }
     }
 }
@@ -61,6 +115,16 @@ impl Example for Task {
             completed: false,
             created_at: Timestamp(created),
             updated_at: Timestamp(created),
+            priority: "high".into(),
+            tags: vec!["shopping".into()],
+            due_date: Some("2026-01-19".into()),
+            is_recurring: true,
+            recurrence_type: Some("weekly".into()),
+            recurrence_interval: 1,
+            next_run_at: Some("2026-01-26".into()),
+            parent_task_id: None,
+            reminder_at: None,
+            completed_at: None,
         }
     }
 }
@@ -80,6 +144,41 @@ pub struct NewTaskRequest {
     /// Defaults to `false`.
     #[oai(skip_serializing_if_is_none)]
     pub completed: Option<bool>,
+    /// `low`, `medium` (default; also `normal`), `high`, `urgent`, `critical` or `none`, in any
+    /// case (returned as sent), or a number 1 to 4.
+    #[oai(skip_serializing_if_is_none)]
+    pub priority: Option<String>,
+    /// An array of strings, an array of `{"name": …}` objects, or a comma-separated string; at
+    /// most 20 tags of at most 50 characters.
+    #[oai(skip_serializing_if_is_none)]
+    pub tags: Option<Vec<String>>,
+    /// A date (`2026-03-01`) or a date-time (`2026-03-01T09:00:00Z`; without an offset it is
+    /// UTC); `""` or `null` for none. Also accepted as `dueDate` or `due_at`.
+    #[oai(skip_serializing_if_is_none)]
+    pub due_date: Option<String>,
+    /// Whether completing the task creates its next occurrence. Implied by `recurrence_type`.
+    #[oai(skip_serializing_if_is_none)]
+    pub is_recurring: Option<bool>,
+    /// `daily`, `weekly`, `monthly`, `yearly` or `none`, or an RRULE (`FREQ=WEEKLY;INTERVAL=2`).
+    /// Also accepted as `recurrence_pattern` or `recurrence_rule`.
+    #[oai(skip_serializing_if_is_none)]
+    pub recurrence_type: Option<String>,
+    /// Every how many days, weeks, months or years (1 to 999; default 1). Also `recurring_interval`.
+    #[oai(skip_serializing_if_is_none)]
+    pub recurrence_interval: Option<u32>,
+    /// When to remind, a date-time; `null` for none.
+    #[oai(skip_serializing_if_is_none)]
+    pub reminder_at: Option<String>,
+    /// A date-time, or a time before the due date: `30m`, `1h`, `2d`, `1w`.
+    #[oai(skip_serializing_if_is_none)]
+    pub reminder_time: Option<String>,
+    /// An alias of `completed`: `completed`/`done` or `pending`/`incomplete` (any case).
+    /// `is_completed` and `is_complete` are understood too; `completed` wins.
+    #[oai(skip_serializing_if_is_none)]
+    pub status: Option<String>,
+    /// The details as read, in every dialect above (not published).
+    #[oai(skip)]
+    pub details: TaskDetailsInput,
 }
 
 impl Example for NewTaskRequest {
@@ -88,17 +187,52 @@ impl Example for NewTaskRequest {
             title: "Buy milk".into(),
             description: Some("2 litres, semi-skimmed".into()),
             completed: None,
+            priority: Some("high".into()),
+            tags: Some(vec!["shopping".into()]),
+            due_date: Some("2026-01-19".into()),
+            is_recurring: None,
+            recurrence_type: Some("weekly".into()),
+            recurrence_interval: None,
+            reminder_at: None,
+            reminder_time: Some("1h".into()),
+            status: None,
+            details: TaskDetailsInput::default(),
         }
     }
 }
 
-impl From<NewTaskRequest> for tasks::NewTask {
-    fn from(request: NewTaskRequest) -> Self {
-        tasks::NewTask {
+impl TryFrom<NewTaskRequest> for tasks::NewTask {
+    /// What is wrong, when a relative reminder has no due date.
+    type Error = ValidationIssue;
+
+    fn try_from(request: NewTaskRequest) -> Result<Self, ValidationIssue> {
+        let details = request.details;
+        let due = details.due.flatten();
+        let reminder_at = match details.reminder {
+            None => None,
+            Some(reminder) => resolve_reminder(reminder, due)
+                .map_err(|problem| ValidationIssue::body(Some("reminder_time"), "due_date_missing", problem))?,
+        };
+        let rule = match (details.is_recurring, details.recurrence.flatten()) {
+            (Some(true), None) => Some(Recurrence {
+                kind: RecurrenceKind::Daily,
+                interval: 1,
+            }),
+            (_, rule) => rule,
+        };
+        Ok(tasks::NewTask {
             title: request.title,
             description: request.description,
-            completed: request.completed.unwrap_or(false),
-        }
+            completed: request.completed.or(details.completed).unwrap_or(false),
+            priority: details.priority.unwrap_or_else(Priority::medium),
+            tags: details.tags.unwrap_or_default(),
+            due,
+            recurrence: tasks::RecurrenceSetting {
+                is_recurring: details.is_recurring.unwrap_or(rule.is_some()) && rule.is_some(),
+                rule,
+            },
+            reminder_at,
+        })
     }
 }
 
@@ -116,6 +250,41 @@ pub struct TaskUpdateRequest {
     pub description: MaybeUndefined<String>,
     #[oai(skip_serializing_if_is_none)]
     pub completed: Option<bool>,
+    /// `low`, `medium` (default; also `normal`), `high`, `urgent`, `critical` or `none`, in any
+    /// case (returned as sent), or a number 1 to 4.
+    #[oai(skip_serializing_if_is_none)]
+    pub priority: Option<String>,
+    /// An array of strings, an array of `{"name": …}` objects, or a comma-separated string; at
+    /// most 20 tags of at most 50 characters.
+    #[oai(skip_serializing_if_is_none)]
+    pub tags: Option<Vec<String>>,
+    /// A date (`2026-03-01`) or a date-time (`2026-03-01T09:00:00Z`; without an offset it is
+    /// UTC); `""` or `null` for none. Also accepted as `dueDate` or `due_at`.
+    #[oai(skip_serializing_if_is_none)]
+    pub due_date: Option<String>,
+    /// Whether completing the task creates its next occurrence. Implied by `recurrence_type`.
+    #[oai(skip_serializing_if_is_none)]
+    pub is_recurring: Option<bool>,
+    /// `daily`, `weekly`, `monthly`, `yearly` or `none`, or an RRULE (`FREQ=WEEKLY;INTERVAL=2`).
+    /// Also accepted as `recurrence_pattern` or `recurrence_rule`.
+    #[oai(skip_serializing_if_is_none)]
+    pub recurrence_type: Option<String>,
+    /// Every how many days, weeks, months or years (1 to 999; default 1). Also `recurring_interval`.
+    #[oai(skip_serializing_if_is_none)]
+    pub recurrence_interval: Option<u32>,
+    /// When to remind, a date-time; `null` for none.
+    #[oai(skip_serializing_if_is_none)]
+    pub reminder_at: Option<String>,
+    /// A date-time, or a time before the due date: `30m`, `1h`, `2d`, `1w`.
+    #[oai(skip_serializing_if_is_none)]
+    pub reminder_time: Option<String>,
+    /// An alias of `completed`: `completed`/`done` or `pending`/`incomplete` (any case).
+    /// `is_completed` and `is_complete` are understood too; `completed` wins.
+    #[oai(skip_serializing_if_is_none)]
+    pub status: Option<String>,
+    /// The details as read, in every dialect above (not published).
+    #[oai(skip)]
+    pub details: TaskDetailsInput,
 }
 
 impl Example for TaskUpdateRequest {
@@ -124,21 +293,53 @@ impl Example for TaskUpdateRequest {
             title: Some("Buy oat milk".into()),
             description: MaybeUndefined::Undefined,
             completed: Some(true),
+            priority: Some("urgent".into()),
+            tags: None,
+            due_date: None,
+            is_recurring: None,
+            recurrence_type: None,
+            recurrence_interval: None,
+            reminder_at: None,
+            reminder_time: None,
+            status: None,
+            details: TaskDetailsInput::default(),
         }
     }
 }
 
-impl From<TaskUpdateRequest> for tasks::TaskChanges {
-    fn from(request: TaskUpdateRequest) -> Self {
-        tasks::TaskChanges {
-            title: request.title,
-            description: match request.description {
+impl TaskUpdateRequest {
+    /// The changes this update asks for. `stored_due` is the task's due date, needed only when a
+    /// reminder relative to it is sent without a new due date.
+    pub fn into_changes(self, stored_due: Option<Due>) -> Result<tasks::TaskChanges, ValidationIssue> {
+        let details = self.details;
+        let due_for_reminder = details.due.unwrap_or(stored_due);
+        let reminder_at = match details.reminder {
+            None => None,
+            Some(reminder) => Some(
+                resolve_reminder(reminder, due_for_reminder)
+                    .map_err(|problem| ValidationIssue::body(Some("reminder_time"), "due_date_missing", problem))?,
+            ),
+        };
+        Ok(tasks::TaskChanges {
+            title: self.title,
+            description: match self.description {
                 MaybeUndefined::Undefined => None,
                 MaybeUndefined::Null => Some(None),
                 MaybeUndefined::Value(text) => Some(Some(text)),
             },
-            completed: request.completed,
-        }
+            completed: self.completed.or(details.completed),
+            priority: details.priority,
+            tags: details.tags,
+            due: details.due,
+            is_recurring: details.is_recurring,
+            recurrence: details.recurrence,
+            reminder_at,
+        })
+    }
+
+    /// Whether the update sends a reminder relative to a due date it does not send.
+    pub fn needs_stored_due(&self) -> bool {
+        matches!(self.details.reminder, Some(ReminderInput::BeforeDue(_))) && self.details.due.is_none()
     }
 }
 
@@ -154,6 +355,54 @@ pub struct CompletionRequest {
 impl Example for CompletionRequest {
     fn example() -> Self {
         CompletionRequest { completed: Some(true) }
+    }
+}
+
+/// A status to set: `completed` (also `done`, `complete`) or `pending` (also `incomplete`,
+/// `todo`), any case; or `{"completed": true|false}`.
+#[derive(Debug, Object)]
+#[oai(example)]
+pub struct StatusRequest {
+    /// `completed` or `pending` (and their synonyms).
+    #[oai(skip_serializing_if_is_none)]
+    pub status: Option<String>,
+    /// Read when `status` is absent.
+    #[oai(skip)]
+    pub completed: bool,
+}
+
+impl Example for StatusRequest {
+    fn example() -> Self {
+        StatusRequest {
+            status: Some("completed".into()),
+            completed: true,
+        }
+    }
+}
+
+impl FromJsonObject for StatusRequest {
+    fn from_json_object(fields: &mut Fields<'_>) -> Option<Self> {
+        let completed = match fields.boolean("completed") {
+            Field::Value(completed) => Some(completed),
+            _ => None,
+        };
+        let status = read_completion_alias(fields);
+        match status.or(completed) {
+            Some(completed) => Some(StatusRequest {
+                status: None,
+                completed,
+            }),
+            None => {
+                if fields.first_of(&["status"]).is_none() {
+                    fields.issue(
+                        "status",
+                        "missing",
+                        "Send `status` (completed or pending) or `completed`.",
+                    );
+                }
+                None
+            }
+        }
     }
 }
 
@@ -237,10 +486,21 @@ impl FromJsonObject for NewTaskRequest {
             }
             Field::Absent | Field::Invalid => None,
         };
+        let details = TaskDetailsInput::read(fields);
         Some(NewTaskRequest {
             title: title?,
             description,
             completed,
+            priority: None,
+            tags: None,
+            due_date: None,
+            is_recurring: None,
+            recurrence_type: None,
+            recurrence_interval: None,
+            reminder_at: None,
+            reminder_time: None,
+            status: None,
+            details,
         })
     }
 }
@@ -274,10 +534,21 @@ impl FromJsonObject for TaskUpdateRequest {
             }
             Field::Absent | Field::Invalid => None,
         };
+        let details = TaskDetailsInput::read(fields);
         Some(TaskUpdateRequest {
             title,
             description,
             completed,
+            priority: None,
+            tags: None,
+            due_date: None,
+            is_recurring: None,
+            recurrence_type: None,
+            recurrence_interval: None,
+            reminder_at: None,
+            reminder_time: None,
+            status: None,
+            details,
         })
     }
 }

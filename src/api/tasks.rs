@@ -1,9 +1,13 @@
-//! `/api/tasks`: the six task operations.
+//! The task operations, under `/api/tasks…` and, for the frontends that use the per-user path
+//! style, under `/api/{user_id}/tasks…`.
 //!
 //! Each operation takes [`BearerAuth`] first (so a missing token is a 401 whatever else is wrong
-//! with the request), calls one owner-scoped query and answers with its own response enum, whose
-//! variants are the published contract of that operation.
+//! with the request), calls owner-scoped queries through [`TaskOperations`] and answers with its
+//! own response enum, whose variants are the published contract of that operation. The per-user
+//! operations first compare the path's user id with the token's (403 `user_mismatch`); the id is
+//! never used to look anything up.
 
+use poem::Request;
 use poem::http::StatusCode;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -12,23 +16,31 @@ use sea_orm::DatabaseConnection;
 
 use super::json_body::{JsonBody, OptionalJsonBody};
 use super::json_response::JsonResponse;
-use super::list_params::{
-    CompletedFilter, Lenient, OrderParam, SortParam, StatusFilter, completion_filter, page_limit,
-};
-use super::task_objects::{CompletionRequest, DeletedTask, NewTaskRequest, Task, TaskUpdateRequest};
-use crate::auth::BearerAuth;
-use crate::error::{ApiError, ErrorBody, reject, respond};
+use super::list_params::{Lenient, list_query};
+use super::task_objects::{CompletionRequest, DeletedTask, NewTaskRequest, StatusRequest, Task, TaskUpdateRequest};
+use crate::auth::{AuthUser, BearerAuth};
+use crate::error::{ApiError, ErrorBody, FromApiError, reject, respond};
 use crate::error_variants;
-use crate::tasks::{self, CompletionChange, TaskListQuery};
+use crate::tasks::details::Due;
+use crate::tasks::{self, CompletionChange};
 
 #[derive(Tags)]
 enum ApiTags {
     /// The signed-in user's tasks. Every operation needs a Better Auth bearer token and only ever
     /// sees the caller's own tasks: another user's task answers 404, exactly like a missing one.
     Tasks,
+    /// The same operations under `/api/{user_id}/tasks…`, for frontends that put the user in the
+    /// path. The user still comes only from the token: a `{user_id}` that is not the token's
+    /// answers 403 `user_mismatch` before anything is read.
+    #[oai(rename = "Tasks (per-user paths)")]
+    UserTasks,
 }
 
 pub struct TasksApi {
+    pub db: DatabaseConnection,
+}
+
+pub struct UserTasksApi {
     pub db: DatabaseConnection,
 }
 
@@ -154,44 +166,17 @@ pub enum DeleteTaskResponse {
 }
 error_variants!(DeleteTaskResponse { 404 => NotFound });
 
-#[OpenApi(tag = "ApiTags::Tasks")]
-impl TasksApi {
-    /// List your tasks
-    ///
-    /// Newest first (`created_at`, then `id`, descending) unless `sort`/`order` say otherwise.
-    /// Every filter is optional; unknown parameters and unknown values are ignored, never an error.
-    #[oai(path = "/api/tasks", method = "get", operation_id = "list_tasks")]
-    #[allow(clippy::too_many_arguments)] // one argument per documented query parameter
-    async fn list_tasks(
-        &self,
-        auth: BearerAuth,
-        /// `true` or `false`; `completed`, `pending` and `all` are understood too. Other values are ignored.
-        completed: Query<Lenient<CompletedFilter>>,
-        /// `all`, `pending` (alias `active`, `incomplete`) or `completed` (alias `done`). `completed` wins when both are given. Other values are ignored.
-        status: Query<Lenient<StatusFilter>>,
-        /// Case-insensitive text to find in the title or the description.
-        search: Query<Option<String>>,
-        /// `created_at` (default), `updated_at`, `title` or `id`.
-        sort: Query<Lenient<SortParam>>,
-        /// `asc` or `desc`. Default: `asc` for `title` (A→Z), `desc` for the others (newest first).
-        order: Query<Lenient<OrderParam>>,
-        /// Page size, 1 to 1000; default (and for any other value): every task.
-        limit: Query<Lenient<u64>>,
-        /// Tasks to skip, 0 or more; default 0.
-        offset: Query<Lenient<u64>>,
-    ) -> ListTasksResponse {
-        let query = TaskListQuery {
-            completed: completion_filter(completed.0.0, status.0.0),
-            // NUL cannot occur in stored text (and PostgreSQL refuses it as a parameter).
-            search: search.0.map(|text| text.replace('\0', "")),
-            sort: sort.0.0.map(Into::into).unwrap_or_default(),
-            order: order.0.0.map(Into::into),
-            limit: page_limit(limit.0.0),
-            offset: offset.0.0.unwrap_or(0),
-        };
+/// The operations both path styles share; `base` is the collection's path, for `Location`.
+struct TaskOperations<'a> {
+    db: &'a DatabaseConnection,
+}
+
+impl TaskOperations<'_> {
+    async fn list(&self, user: &AuthUser, request: &Request) -> ListTasksResponse {
+        let query = list_query(request.uri().query().unwrap_or_default(), chrono::Utc::now());
         respond(
             async {
-                let found = tasks::list_tasks(&self.db, auth.user(), &query).await?;
+                let found = tasks::list_tasks(self.db, user, &query).await?;
                 Ok(ListTasksResponse::Ok(JsonResponse(
                     found.into_iter().map(Task::from).collect(),
                 )))
@@ -200,19 +185,173 @@ impl TasksApi {
         )
     }
 
-    /// Create a task
-    ///
-    /// The owner is the token's user; a `user_id` in the body is ignored, as are other unknown fields.
-    #[oai(path = "/api/tasks", method = "post", operation_id = "create_task")]
-    async fn create_task(&self, auth: BearerAuth, body: JsonBody<NewTaskRequest>) -> CreateTaskResponse {
+    async fn create(&self, user: &AuthUser, base: &str, body: NewTaskRequest) -> CreateTaskResponse {
         respond(
             async {
-                let task = tasks::create_task(&self.db, auth.user(), body.into_inner().into()).await?;
-                let location = format!("/api/tasks/{}", task.id);
+                let new_task = tasks::NewTask::try_from(body).map_err(|issue| ApiError::Validation(vec![issue]))?;
+                let task = tasks::create_task(self.db, user, new_task).await?;
+                let location = format!("{base}/{}", task.id);
                 Ok(CreateTaskResponse::Created(JsonResponse(task.into()), location))
             }
             .await,
         )
+    }
+
+    async fn get(&self, user: &AuthUser, id: i64) -> TaskResponse {
+        respond(
+            async {
+                let task = tasks::find_task(self.db, user, id).await?;
+                Ok(TaskResponse::Ok(JsonResponse(
+                    task.ok_or(ApiError::TaskNotFound)?.into(),
+                )))
+            }
+            .await,
+        )
+    }
+
+    async fn update(&self, user: &AuthUser, id: i64, body: TaskUpdateRequest) -> TaskChangeResponse {
+        respond(
+            async {
+                // Only a reminder relative to a due date the body does not send reads the task first.
+                let stored_due = if body.needs_stored_due() {
+                    let task = tasks::find_task(self.db, user, id)
+                        .await?
+                        .ok_or(ApiError::TaskNotFound)?;
+                    task.due_at.map(|at| Due::from_stored(at, task.due_date_only))
+                } else {
+                    None
+                };
+                let changes = body
+                    .into_changes(stored_due)
+                    .map_err(|issue| ApiError::Validation(vec![issue]))?;
+                let task = tasks::update_task(self.db, user, id, changes).await?;
+                Ok(TaskChangeResponse::Ok(JsonResponse(
+                    task.ok_or(ApiError::TaskNotFound)?.into(),
+                )))
+            }
+            .await,
+        )
+    }
+
+    async fn set_completion<R: TaskAnswer>(&self, user: &AuthUser, id: i64, change: CompletionChange) -> R {
+        respond(
+            async {
+                let task = tasks::set_completion(self.db, user, id, change).await?;
+                Ok(R::task(task.ok_or(ApiError::TaskNotFound)?.into()))
+            }
+            .await,
+        )
+    }
+
+    async fn delete(&self, user: &AuthUser, id: i64) -> DeleteTaskResponse {
+        respond(
+            async {
+                if !tasks::delete_task(self.db, user, id).await? {
+                    return Err(ApiError::TaskNotFound);
+                }
+                Ok(DeleteTaskResponse::Ok(Json(DeletedTask::new(id))))
+            }
+            .await,
+        )
+    }
+}
+
+/// The answers that carry one task: with a body to validate (422 possible) or without.
+trait TaskAnswer: FromApiError {
+    fn task(task: Task) -> Self;
+}
+
+impl TaskAnswer for TaskResponse {
+    fn task(task: Task) -> Self {
+        TaskResponse::Ok(JsonResponse(task))
+    }
+}
+
+impl TaskAnswer for TaskChangeResponse {
+    fn task(task: Task) -> Self {
+        TaskChangeResponse::Ok(JsonResponse(task))
+    }
+}
+
+/// `{"completed": …}` sets the state; no body, an empty one or `{}` toggles it.
+fn completion_change(body: Option<CompletionRequest>) -> CompletionChange {
+    match body.and_then(|request| request.completed) {
+        Some(completed) => CompletionChange::Set(completed),
+        None => CompletionChange::Toggle,
+    }
+}
+
+/// The per-user path's rule: its user id must be the token's.
+fn same_user<R: FromApiError>(auth: &BearerAuth, user_id: &str) -> Result<(), R> {
+    if auth.user().id() == user_id {
+        Ok(())
+    } else {
+        Err(R::from_api_error(ApiError::UserMismatch))
+    }
+}
+
+const TASKS: &str = "/api/tasks";
+
+#[OpenApi(tag = "ApiTags::Tasks")]
+impl TasksApi {
+    /// List your tasks
+    ///
+    /// Newest first (`created_at`, then `id`, descending) unless `sort`/`order` say otherwise. A
+    /// bare array. Every filter is optional and they combine; unknown parameters and unknown
+    /// values are ignored, never an error. Aliases (`status_filter`, `filter`, `q`, `query`,
+    /// `priority_filter`, `tag`, `tags_filter`, `due_date_from`, `due_date_to`, `overdue_only`,
+    /// `sort_by`, `sort_order`) are understood too: see `specs/api/endpoints.md`.
+    #[oai(path = "/api/tasks", method = "get", operation_id = "list_tasks")]
+    // One argument per published query parameter; the values are read from the raw query,
+    // with their aliases, by `list_query`.
+    #[allow(clippy::too_many_arguments, unused_variables)]
+    async fn list_tasks(
+        &self,
+        auth: BearerAuth,
+        request: &Request,
+        /// `true` or `false`; `completed`, `pending` and `all` are understood too. Wins over `status`.
+        completed: Query<Lenient>,
+        /// `all`, `pending` (also `active`, `incomplete`, `todo`) or `completed` (also `done`, `complete`), any case.
+        status: Query<Lenient>,
+        /// `all`, or priorities to keep (any of; comma-separated or repeated): `low`, `medium`, `high`, `urgent`, `critical`, `none`, or 1 to 4.
+        priority: Query<Lenient>,
+        /// Case-insensitive text to find in the title or the description.
+        search: Query<Lenient>,
+        /// Tags to keep (any of; comma-separated or repeated), case-insensitive.
+        tags: Query<Lenient>,
+        /// Due on or before this date (the whole day) or date-time.
+        due_before: Query<Lenient>,
+        /// Due on or after this date or date-time.
+        due_after: Query<Lenient>,
+        /// `true`: pending tasks whose due date has passed.
+        overdue: Query<Lenient>,
+        /// `overdue`, `today`, `this_week` (Monday to Sunday) or `this_month`.
+        due_date_filter: Query<Lenient>,
+        /// The time zone of `today`, `this_week`, `this_month` and plain dates, an IANA name such as `Europe/Paris`; default UTC.
+        tz: Query<Lenient>,
+        /// `created_at` (default), `updated_at`, `title`, `due_date` (no due date last), `priority` (by rank) or `id`; a `-` prefix sorts descending.
+        sort: Query<Lenient>,
+        /// `asc` or `desc`. Default: `asc` for `title` and `due_date`, `desc` for the others.
+        order: Query<Lenient>,
+        /// Page size, 1 to 1000; default: every task (20 when `page` is given).
+        limit: Query<Lenient>,
+        /// Tasks to skip, 0 or more; default 0.
+        offset: Query<Lenient>,
+        /// Page number from 1, of `limit` tasks; overrides `offset`.
+        page: Query<Lenient>,
+    ) -> ListTasksResponse {
+        TaskOperations { db: &self.db }.list(auth.user(), request).await
+    }
+
+    /// Create a task
+    ///
+    /// The owner is the token's user; a `user_id` in the body is ignored, as are other unknown
+    /// fields. Every field's accepted spellings are in `specs/api/fields.md`.
+    #[oai(path = "/api/tasks", method = "post", operation_id = "create_task")]
+    async fn create_task(&self, auth: BearerAuth, body: JsonBody<NewTaskRequest>) -> CreateTaskResponse {
+        TaskOperations { db: &self.db }
+            .create(auth.user(), TASKS, body.into_inner())
+            .await
     }
 
     /// Get one of your tasks
@@ -223,21 +362,13 @@ impl TasksApi {
         /// The task id.
         id: Path<i64>,
     ) -> TaskResponse {
-        respond(
-            async {
-                let task = tasks::find_task(&self.db, auth.user(), id.0).await?;
-                Ok(TaskResponse::Ok(JsonResponse(
-                    task.ok_or(ApiError::TaskNotFound)?.into(),
-                )))
-            }
-            .await,
-        )
+        TaskOperations { db: &self.db }.get(auth.user(), id.0).await
     }
 
     /// Update a task
     ///
     /// A partial update: fields left out keep their value, `"description": null` clears the
-    /// description, and `updated_at` moves.
+    /// description, and `updated_at` moves. Completing a recurring task creates its next occurrence.
     #[oai(path = "/api/tasks/:id", method = "put", operation_id = "update_task")]
     async fn update_task(
         &self,
@@ -246,7 +377,9 @@ impl TasksApi {
         id: Path<i64>,
         body: JsonBody<TaskUpdateRequest>,
     ) -> TaskChangeResponse {
-        self.apply_update(auth, id.0, body.into_inner()).await
+        TaskOperations { db: &self.db }
+            .update(auth.user(), id.0, body.into_inner())
+            .await
     }
 
     /// Update a task (PATCH)
@@ -260,13 +393,16 @@ impl TasksApi {
         id: Path<i64>,
         body: JsonBody<TaskUpdateRequest>,
     ) -> TaskChangeResponse {
-        self.apply_update(auth, id.0, body.into_inner()).await
+        TaskOperations { db: &self.db }
+            .update(auth.user(), id.0, body.into_inner())
+            .await
     }
 
     /// Complete, reopen or toggle a task
     ///
     /// `{"completed": true|false}` sets the state. No body, an empty body or `{}` toggles it,
-    /// atomically: two concurrent toggles flip it twice.
+    /// atomically: two concurrent toggles flip it twice. Completing a recurring task creates its
+    /// next occurrence, once.
     #[oai(path = "/api/tasks/:id/complete", method = "patch", operation_id = "complete_task")]
     async fn complete_task(
         &self,
@@ -275,19 +411,57 @@ impl TasksApi {
         id: Path<i64>,
         body: OptionalJsonBody<CompletionRequest>,
     ) -> TaskChangeResponse {
-        let change = match body.into_option().and_then(|request| request.completed) {
-            Some(completed) => CompletionChange::Set(completed),
-            None => CompletionChange::Toggle,
-        };
-        respond(
-            async {
-                let task = tasks::set_completion(&self.db, auth.user(), id.0, change).await?;
-                Ok(TaskChangeResponse::Ok(JsonResponse(
-                    task.ok_or(ApiError::TaskNotFound)?.into(),
-                )))
-            }
-            .await,
-        )
+        TaskOperations { db: &self.db }
+            .set_completion(auth.user(), id.0, completion_change(body.into_option()))
+            .await
+    }
+
+    /// Toggle a task
+    ///
+    /// Flips `completed`, atomically; a body, if any, is ignored.
+    #[oai(path = "/api/tasks/:id/toggle", method = "patch", operation_id = "toggle_task")]
+    async fn toggle_task(
+        &self,
+        auth: BearerAuth,
+        /// The task id.
+        id: Path<i64>,
+    ) -> TaskResponse {
+        TaskOperations { db: &self.db }
+            .set_completion(auth.user(), id.0, CompletionChange::Toggle)
+            .await
+    }
+
+    /// Toggle a task (POST)
+    ///
+    /// The same toggle as `PATCH /api/tasks/{id}/toggle`.
+    #[oai(path = "/api/tasks/:id/toggle", method = "post", operation_id = "toggle_task_post")]
+    async fn toggle_task_post(
+        &self,
+        auth: BearerAuth,
+        /// The task id.
+        id: Path<i64>,
+    ) -> TaskResponse {
+        TaskOperations { db: &self.db }
+            .set_completion(auth.user(), id.0, CompletionChange::Toggle)
+            .await
+    }
+
+    /// Set a task's status
+    ///
+    /// `{"status": "completed"}` (or `done`, `complete`) completes the task, `{"status":
+    /// "pending"}` (or `incomplete`, `todo`) reopens it; `{"completed": bool}` works too.
+    #[oai(path = "/api/tasks/:id/status", method = "patch", operation_id = "set_task_status")]
+    async fn set_task_status(
+        &self,
+        auth: BearerAuth,
+        /// The task id.
+        id: Path<i64>,
+        body: JsonBody<StatusRequest>,
+    ) -> TaskChangeResponse {
+        let completed = body.into_inner().completed;
+        TaskOperations { db: &self.db }
+            .set_completion(auth.user(), id.0, CompletionChange::Set(completed))
+            .await
     }
 
     /// Delete a task
@@ -298,28 +472,242 @@ impl TasksApi {
         /// The task id.
         id: Path<i64>,
     ) -> DeleteTaskResponse {
-        respond(
-            async {
-                if !tasks::delete_task(&self.db, auth.user(), id.0).await? {
-                    return Err(ApiError::TaskNotFound);
-                }
-                Ok(DeleteTaskResponse::Ok(Json(DeletedTask::new(id.0))))
-            }
-            .await,
-        )
+        TaskOperations { db: &self.db }.delete(auth.user(), id.0).await
     }
 }
 
-impl TasksApi {
-    async fn apply_update(&self, auth: BearerAuth, id: i64, body: TaskUpdateRequest) -> TaskChangeResponse {
-        respond(
-            async {
-                let task = tasks::update_task(&self.db, auth.user(), id, body.into()).await?;
-                Ok(TaskChangeResponse::Ok(JsonResponse(
-                    task.ok_or(ApiError::TaskNotFound)?.into(),
-                )))
-            }
-            .await,
-        )
+#[OpenApi(tag = "ApiTags::UserTasks")]
+impl UserTasksApi {
+    /// List your tasks (per-user path)
+    ///
+    /// `GET /api/tasks` with the same parameters; `{user_id}` must be the token's user (else 403).
+    #[oai(path = "/api/:user_id/tasks", method = "get", operation_id = "user_list_tasks")]
+    // One argument per published query parameter; the values are read from the raw query,
+    // with their aliases, by `list_query`.
+    #[allow(clippy::too_many_arguments, unused_variables)]
+    async fn list_tasks(
+        &self,
+        auth: BearerAuth,
+        /// Your user id (the token's `sub`).
+        user_id: Path<String>,
+        request: &Request,
+        /// As `GET /api/tasks`.
+        completed: Query<Lenient>,
+        /// As `GET /api/tasks`.
+        status: Query<Lenient>,
+        /// As `GET /api/tasks`.
+        priority: Query<Lenient>,
+        /// As `GET /api/tasks`.
+        search: Query<Lenient>,
+        /// As `GET /api/tasks`.
+        tags: Query<Lenient>,
+        /// As `GET /api/tasks`.
+        due_before: Query<Lenient>,
+        /// As `GET /api/tasks`.
+        due_after: Query<Lenient>,
+        /// As `GET /api/tasks`.
+        overdue: Query<Lenient>,
+        /// As `GET /api/tasks`.
+        due_date_filter: Query<Lenient>,
+        /// As `GET /api/tasks`.
+        tz: Query<Lenient>,
+        /// As `GET /api/tasks`.
+        sort: Query<Lenient>,
+        /// As `GET /api/tasks`.
+        order: Query<Lenient>,
+        /// As `GET /api/tasks`.
+        limit: Query<Lenient>,
+        /// As `GET /api/tasks`.
+        offset: Query<Lenient>,
+        /// As `GET /api/tasks`.
+        page: Query<Lenient>,
+    ) -> ListTasksResponse {
+        if let Err(refused) = same_user(&auth, &user_id.0) {
+            return refused;
+        }
+        TaskOperations { db: &self.db }.list(auth.user(), request).await
+    }
+
+    /// Create a task (per-user path)
+    #[oai(path = "/api/:user_id/tasks", method = "post", operation_id = "user_create_task")]
+    async fn create_task(
+        &self,
+        auth: BearerAuth,
+        /// Your user id (the token's `sub`).
+        user_id: Path<String>,
+        body: JsonBody<NewTaskRequest>,
+    ) -> CreateTaskResponse {
+        if let Err(refused) = same_user(&auth, &user_id.0) {
+            return refused;
+        }
+        let base = format!("/api/{}/tasks", user_id.0);
+        TaskOperations { db: &self.db }
+            .create(auth.user(), &base, body.into_inner())
+            .await
+    }
+
+    /// Get one of your tasks (per-user path)
+    #[oai(path = "/api/:user_id/tasks/:id", method = "get", operation_id = "user_get_task")]
+    async fn get_task(
+        &self,
+        auth: BearerAuth,
+        /// Your user id (the token's `sub`).
+        user_id: Path<String>,
+        /// The task id.
+        id: Path<i64>,
+    ) -> TaskResponse {
+        if let Err(refused) = same_user(&auth, &user_id.0) {
+            return refused;
+        }
+        TaskOperations { db: &self.db }.get(auth.user(), id.0).await
+    }
+
+    /// Update a task (per-user path)
+    #[oai(path = "/api/:user_id/tasks/:id", method = "put", operation_id = "user_update_task")]
+    async fn update_task(
+        &self,
+        auth: BearerAuth,
+        /// Your user id (the token's `sub`).
+        user_id: Path<String>,
+        /// The task id.
+        id: Path<i64>,
+        body: JsonBody<TaskUpdateRequest>,
+    ) -> TaskChangeResponse {
+        if let Err(refused) = same_user(&auth, &user_id.0) {
+            return refused;
+        }
+        TaskOperations { db: &self.db }
+            .update(auth.user(), id.0, body.into_inner())
+            .await
+    }
+
+    /// Update a task with PATCH (per-user path)
+    #[oai(path = "/api/:user_id/tasks/:id", method = "patch", operation_id = "user_patch_task")]
+    async fn patch_task(
+        &self,
+        auth: BearerAuth,
+        /// Your user id (the token's `sub`).
+        user_id: Path<String>,
+        /// The task id.
+        id: Path<i64>,
+        body: JsonBody<TaskUpdateRequest>,
+    ) -> TaskChangeResponse {
+        if let Err(refused) = same_user(&auth, &user_id.0) {
+            return refused;
+        }
+        TaskOperations { db: &self.db }
+            .update(auth.user(), id.0, body.into_inner())
+            .await
+    }
+
+    /// Complete, reopen or toggle a task (per-user path)
+    #[oai(
+        path = "/api/:user_id/tasks/:id/complete",
+        method = "patch",
+        operation_id = "user_complete_task"
+    )]
+    async fn complete_task(
+        &self,
+        auth: BearerAuth,
+        /// Your user id (the token's `sub`).
+        user_id: Path<String>,
+        /// The task id.
+        id: Path<i64>,
+        body: OptionalJsonBody<CompletionRequest>,
+    ) -> TaskChangeResponse {
+        if let Err(refused) = same_user(&auth, &user_id.0) {
+            return refused;
+        }
+        TaskOperations { db: &self.db }
+            .set_completion(auth.user(), id.0, completion_change(body.into_option()))
+            .await
+    }
+
+    /// Toggle a task (per-user path)
+    #[oai(
+        path = "/api/:user_id/tasks/:id/toggle",
+        method = "patch",
+        operation_id = "user_toggle_task"
+    )]
+    async fn toggle_task(
+        &self,
+        auth: BearerAuth,
+        /// Your user id (the token's `sub`).
+        user_id: Path<String>,
+        /// The task id.
+        id: Path<i64>,
+    ) -> TaskResponse {
+        if let Err(refused) = same_user(&auth, &user_id.0) {
+            return refused;
+        }
+        TaskOperations { db: &self.db }
+            .set_completion(auth.user(), id.0, CompletionChange::Toggle)
+            .await
+    }
+
+    /// Toggle a task with POST (per-user path)
+    #[oai(
+        path = "/api/:user_id/tasks/:id/toggle",
+        method = "post",
+        operation_id = "user_toggle_task_post"
+    )]
+    async fn toggle_task_post(
+        &self,
+        auth: BearerAuth,
+        /// Your user id (the token's `sub`).
+        user_id: Path<String>,
+        /// The task id.
+        id: Path<i64>,
+    ) -> TaskResponse {
+        if let Err(refused) = same_user(&auth, &user_id.0) {
+            return refused;
+        }
+        TaskOperations { db: &self.db }
+            .set_completion(auth.user(), id.0, CompletionChange::Toggle)
+            .await
+    }
+
+    /// Set a task's status (per-user path)
+    #[oai(
+        path = "/api/:user_id/tasks/:id/status",
+        method = "patch",
+        operation_id = "user_set_task_status"
+    )]
+    async fn set_task_status(
+        &self,
+        auth: BearerAuth,
+        /// Your user id (the token's `sub`).
+        user_id: Path<String>,
+        /// The task id.
+        id: Path<i64>,
+        body: JsonBody<StatusRequest>,
+    ) -> TaskChangeResponse {
+        if let Err(refused) = same_user(&auth, &user_id.0) {
+            return refused;
+        }
+        let completed = body.into_inner().completed;
+        TaskOperations { db: &self.db }
+            .set_completion(auth.user(), id.0, CompletionChange::Set(completed))
+            .await
+    }
+
+    /// Delete a task (per-user path)
+    #[oai(
+        path = "/api/:user_id/tasks/:id",
+        method = "delete",
+        operation_id = "user_delete_task"
+    )]
+    async fn delete_task(
+        &self,
+        auth: BearerAuth,
+        /// Your user id (the token's `sub`).
+        user_id: Path<String>,
+        /// The task id.
+        id: Path<i64>,
+    ) -> DeleteTaskResponse {
+        if let Err(refused) = same_user(&auth, &user_id.0) {
+            return refused;
+        }
+        TaskOperations { db: &self.db }.delete(auth.user(), id.0).await
     }
 }

@@ -22,6 +22,30 @@ pub struct Model {
     /// `description` folded the same way.
     #[sea_orm(column_type = "Text", nullable)]
     pub description_folded: Option<String>,
+    /// As the client spelled it; `priority_rank` orders and filters (see `details::PriorityRank`).
+    #[sea_orm(column_type = "Text")]
+    pub priority: String,
+    pub priority_rank: i16,
+    /// A JSON array of strings.
+    #[sea_orm(column_type = "Text")]
+    pub tags: String,
+    /// The folded tags between U+001F separators, for the tag filter; never answered.
+    #[sea_orm(column_type = "Text")]
+    pub tags_folded: String,
+    #[sea_orm(nullable)]
+    pub due_at: Option<DateTimeUtc>,
+    /// `due_at` is a calendar date (its midnight UTC), answered as `YYYY-MM-DD`.
+    pub due_date_only: bool,
+    pub is_recurring: bool,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub recurrence_type: Option<String>,
+    pub recurrence_interval: i32,
+    #[sea_orm(nullable)]
+    pub parent_task_id: Option<i64>,
+    #[sea_orm(nullable)]
+    pub reminder_at: Option<DateTimeUtc>,
+    #[sea_orm(nullable)]
+    pub completed_at: Option<DateTimeUtc>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -3,10 +3,11 @@
 //! Every query function takes the caller's [`AuthUser`](crate::auth::AuthUser) and filters on its
 //! id; there is no function here that reaches a task without one.
 
+pub mod details;
 pub mod entity;
 mod queries;
 
 pub use queries::{
-    CompletionChange, ListOrder, NewTask, SortField, TaskChanges, TaskListQuery, create_task, delete_task, find_task,
-    list_tasks, set_completion, update_task,
+    CompletionChange, DueWindow, ListOrder, NewTask, RecurrenceSetting, SortField, TaskChanges, TaskListQuery,
+    create_task, delete_task, find_task, list_tasks, set_completion, update_task,
 };

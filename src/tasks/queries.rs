@@ -1,17 +1,19 @@
-//! One SQL statement per operation, each filtered on the owner's id.
+//! The owner-scoped statements, each filtered on the owner's id.
 //!
-//! Writes use `UPDATE … RETURNING` / `INSERT … RETURNING` so the answer comes back in the same
-//! round trip, and the toggle is computed by the database (`completed = NOT completed`), so two
-//! concurrent toggles give two flips instead of a lost update.
+//! Reads and plain writes are one statement each (`INSERT/UPDATE … RETURNING`), and the toggle
+//! is computed by the database (`completed = NOT completed`), so two concurrent toggles give two
+//! flips instead of a lost update. A change that may complete a task runs in a transaction: when
+//! it completes a recurring task, the next occurrence is created in the same transaction.
 
 use chrono::{DateTime, Utc};
 use migration::search_fold::fold;
-use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, LikeExpr, SimpleExpr};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, Order, QueryFilter,
-    QueryOrder, QuerySelect, UpdateMany,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, Order,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait, UpdateMany,
 };
 
+use super::details::{Due, Priority, PriorityRank, Recurrence, RecurrenceKind, TAG_SEPARATOR, tags_for_matching};
 use super::entity::{ActiveModel, Column, Entity as Tasks, Model as Task};
 use crate::auth::AuthUser;
 
@@ -23,6 +25,8 @@ pub enum SortField {
     UpdatedAt,
     Title,
     Id,
+    DueDate,
+    Priority,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,14 +36,23 @@ pub enum ListOrder {
 }
 
 impl SortField {
-    /// The order a person expects when they name only the field: titles A→Z, timestamps and
-    /// ids newest first.
+    /// The order a person expects when they name only the field: titles A→Z, due dates soonest
+    /// first, priorities most urgent first, timestamps and ids newest first.
     pub fn natural_order(self) -> ListOrder {
         match self {
-            SortField::Title => ListOrder::Asc,
-            SortField::CreatedAt | SortField::UpdatedAt | SortField::Id => ListOrder::Desc,
+            SortField::Title | SortField::DueDate => ListOrder::Asc,
+            SortField::CreatedAt | SortField::UpdatedAt | SortField::Id | SortField::Priority => ListOrder::Desc,
         }
     }
+}
+
+/// A window on the due date, lower bound inclusive, upper bound exclusive. Calendar dates and
+/// instants have bounds of their own: "today" for a task due on a date is that date, for a task
+/// due at an instant the day's span in the caller's time zone.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DueWindow {
+    pub dates: (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
+    pub instants: (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
 }
 
 /// What the caller asked the list for; the defaults list everything, newest first.
@@ -48,6 +61,12 @@ pub struct TaskListQuery {
     pub completed: Option<bool>,
     /// Case-insensitive substring of the title or the description.
     pub search: Option<String>,
+    /// Any of these priority ranks; empty: no filter.
+    pub priorities: Vec<PriorityRank>,
+    /// Any of these tags (case-insensitive); empty: no filter.
+    pub tags: Vec<String>,
+    /// Every window must hold (tasks without a due date never match one).
+    pub due_windows: Vec<DueWindow>,
     pub sort: SortField,
     /// `None`: the sort field's natural order.
     pub order: Option<ListOrder>,
@@ -55,10 +74,22 @@ pub struct TaskListQuery {
     pub offset: u64,
 }
 
+/// A recurrence as stored: the flag, and the rule it repeats by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecurrenceSetting {
+    pub is_recurring: bool,
+    pub rule: Option<Recurrence>,
+}
+
 pub struct NewTask {
     pub title: String,
     pub description: Option<String>,
     pub completed: bool,
+    pub priority: Priority,
+    pub tags: Vec<String>,
+    pub due: Option<Due>,
+    pub recurrence: RecurrenceSetting,
+    pub reminder_at: Option<DateTime<Utc>>,
 }
 
 /// A partial update: `None` keeps the stored value.
@@ -68,6 +99,15 @@ pub struct TaskChanges {
     /// `Some(None)` clears the description.
     pub description: Option<Option<String>>,
     pub completed: Option<bool>,
+    pub priority: Option<Priority>,
+    pub tags: Option<Vec<String>>,
+    /// `Some(None)` clears the due date.
+    pub due: Option<Option<Due>>,
+    pub is_recurring: Option<bool>,
+    /// `Some(None)` clears the rule (and stops the recurrence).
+    pub recurrence: Option<Option<Recurrence>>,
+    /// `Some(None)` clears the reminder.
+    pub reminder_at: Option<Option<DateTime<Utc>>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,9 +126,13 @@ fn now() -> DateTime<Utc> {
 /// The search text folded like the stored copies it is matched against; `%` and `_` in the
 /// user's text are literal, not wildcards.
 fn like_pattern(search: &str) -> LikeExpr {
-    let mut pattern = String::with_capacity(search.len() + 2);
+    contains_pattern(&fold(search))
+}
+
+fn contains_pattern(needle: &str) -> LikeExpr {
+    let mut pattern = String::with_capacity(needle.len() + 2);
     pattern.push('%');
-    for ch in fold(search).chars() {
+    for ch in needle.chars() {
         if matches!(ch, '%' | '_' | '\\') {
             pattern.push('\\');
         }
@@ -96,6 +140,32 @@ fn like_pattern(search: &str) -> LikeExpr {
     }
     pattern.push('%');
     LikeExpr::new(pattern).escape('\\')
+}
+
+/// `bound <= column < limit` for the bounds that are set.
+fn within(column: Column, (from, until): (Option<DateTime<Utc>>, Option<DateTime<Utc>>)) -> Condition {
+    let mut condition = Condition::all();
+    if let Some(from) = from {
+        condition = condition.add(column.gte(from));
+    }
+    if let Some(until) = until {
+        condition = condition.add(column.lt(until));
+    }
+    condition
+}
+
+fn due_condition(window: &DueWindow) -> Condition {
+    Condition::any()
+        .add(
+            Condition::all()
+                .add(Column::DueDateOnly.eq(true))
+                .add(within(Column::DueAt, window.dates)),
+        )
+        .add(
+            Condition::all()
+                .add(Column::DueDateOnly.eq(false))
+                .add(within(Column::DueAt, window.instants)),
+        )
 }
 
 #[tracing::instrument(skip_all, fields(user_id = owner.id()))]
@@ -116,6 +186,25 @@ pub async fn list_tasks(
                 .or(Expr::col(Column::DescriptionFolded).like(pattern)),
         );
     }
+    if !query.priorities.is_empty() {
+        select = select.filter(Column::PriorityRank.is_in(query.priorities.iter().map(|rank| *rank as i16)));
+    }
+    if !query.tags.is_empty() {
+        let mut any_tag = Condition::any();
+        for tag in &query.tags {
+            let needle = format!("{TAG_SEPARATOR}{}{TAG_SEPARATOR}", fold(tag));
+            any_tag = any_tag.add(Expr::col(Column::TagsFolded).like(contains_pattern(&needle)));
+        }
+        select = select.filter(any_tag);
+    }
+    for window in &query.due_windows {
+        // Both halves of a window hold for a due date only if the date branch matches it.
+        select = select.filter(
+            Condition::all()
+                .add(Column::DueAt.is_not_null())
+                .add(due_condition(window)),
+        );
+    }
     let order = match query.order.unwrap_or(query.sort.natural_order()) {
         ListOrder::Asc => Order::Asc,
         ListOrder::Desc => Order::Desc,
@@ -124,6 +213,12 @@ pub async fn list_tasks(
         SortField::CreatedAt => Some(Column::CreatedAt),
         SortField::UpdatedAt => Some(Column::UpdatedAt),
         SortField::Title => Some(Column::Title),
+        SortField::Priority => Some(Column::PriorityRank),
+        SortField::DueDate => {
+            // Tasks without a due date come last in both directions.
+            select = select.order_by(Expr::col(Column::DueAt).is_null(), Order::Asc);
+            Some(Column::DueAt)
+        }
         SortField::Id => None,
     };
     if let Some(column) = column {
@@ -149,9 +244,14 @@ pub async fn find_task(db: &impl ConnectionTrait, owner: &AuthUser, id: i64) -> 
         .await
 }
 
+fn tags_json(tags: &[String]) -> String {
+    serde_json::to_string(tags).unwrap_or_else(|_| "[]".to_owned())
+}
+
 #[tracing::instrument(skip_all, fields(user_id = owner.id()))]
 pub async fn create_task(db: &impl ConnectionTrait, owner: &AuthUser, task: NewTask) -> Result<Task, DbErr> {
     let now = now();
+    let rule = task.recurrence.rule;
     ActiveModel {
         user_id: Set(owner.id().to_owned()),
         title_folded: Set(fold(&task.title)),
@@ -159,23 +259,59 @@ pub async fn create_task(db: &impl ConnectionTrait, owner: &AuthUser, task: NewT
         title: Set(task.title),
         description: Set(task.description),
         completed: Set(task.completed),
+        completed_at: Set(task.completed.then_some(now)),
         created_at: Set(now),
         updated_at: Set(now),
+        priority_rank: Set(task.priority.rank as i16),
+        priority: Set(task.priority.spelling),
+        tags_folded: Set(tags_for_matching(&task.tags)),
+        tags: Set(tags_json(&task.tags)),
+        due_at: Set(task.due.map(Due::instant)),
+        due_date_only: Set(task.due.is_some_and(Due::is_date_only)),
+        is_recurring: Set(task.recurrence.is_recurring),
+        recurrence_type: Set(rule.map(|rule| rule.kind.as_str().to_owned())),
+        recurrence_interval: Set(rule.map_or(1, |rule| rule.interval as i32)),
+        reminder_at: Set(task.reminder_at),
         ..Default::default()
     }
     .insert(db)
     .await
 }
 
+/// The `SET` expressions of a completion change. `completed_at` moves to `now` only on a
+/// false→true transition, so a returned `completed_at == now` proves this statement completed it.
+fn completion_update(update: UpdateMany<Tasks>, change: CompletionChange, now: DateTime<Utc>) -> UpdateMany<Tasks> {
+    let was_completed = || Expr::col(Column::Completed).eq(true);
+    let (completed, completed_at): (SimpleExpr, SimpleExpr) = match change {
+        CompletionChange::Set(true) => (
+            Expr::value(true),
+            Expr::case(was_completed(), Expr::col(Column::CompletedAt))
+                .finally(Expr::value(now))
+                .into(),
+        ),
+        CompletionChange::Set(false) => (Expr::value(false), Expr::value(Option::<DateTime<Utc>>::None)),
+        CompletionChange::Toggle => (
+            Expr::col(Column::Completed).not(),
+            Expr::case(was_completed(), Expr::value(Option::<DateTime<Utc>>::None))
+                .finally(Expr::value(now))
+                .into(),
+        ),
+    };
+    update
+        .col_expr(Column::Completed, completed)
+        .col_expr(Column::CompletedAt, completed_at)
+}
+
 /// Applies `changes` to the caller's task `id`; `None` when the caller has no such task.
 #[tracing::instrument(skip(db, owner, changes), fields(user_id = owner.id()))]
 pub async fn update_task(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     owner: &AuthUser,
     id: i64,
     changes: TaskChanges,
 ) -> Result<Option<Task>, DbErr> {
-    let mut update = Tasks::update_many().col_expr(Column::UpdatedAt, Expr::value(now()));
+    let now = now();
+    let mut update = Tasks::update_many().col_expr(Column::UpdatedAt, Expr::value(now));
     if let Some(title) = changes.title {
         update = update
             .col_expr(Column::TitleFolded, Expr::value(fold(&title)))
@@ -186,28 +322,155 @@ pub async fn update_task(
             .col_expr(Column::DescriptionFolded, Expr::value(description.as_deref().map(fold)))
             .col_expr(Column::Description, Expr::value(description));
     }
-    if let Some(completed) = changes.completed {
-        update = update.col_expr(Column::Completed, Expr::value(completed));
+    if let Some(priority) = changes.priority {
+        update = update
+            .col_expr(Column::PriorityRank, Expr::value(priority.rank as i16))
+            .col_expr(Column::Priority, Expr::value(priority.spelling));
     }
-    update_owned_task(db, owner, id, update).await
+    if let Some(tags) = changes.tags {
+        update = update
+            .col_expr(Column::TagsFolded, Expr::value(tags_for_matching(&tags)))
+            .col_expr(Column::Tags, Expr::value(tags_json(&tags)));
+    }
+    if let Some(due) = changes.due {
+        update = update
+            .col_expr(Column::DueAt, Expr::value(due.map(Due::instant)))
+            .col_expr(Column::DueDateOnly, Expr::value(due.is_some_and(Due::is_date_only)));
+    }
+    if let Some(rule) = changes.recurrence {
+        update = update
+            .col_expr(
+                Column::RecurrenceType,
+                Expr::value(rule.map(|rule| rule.kind.as_str().to_owned())),
+            )
+            .col_expr(
+                Column::RecurrenceInterval,
+                Expr::value(rule.map_or(1, |rule| rule.interval as i32)),
+            );
+        if rule.is_none() && changes.is_recurring.is_none() {
+            update = update.col_expr(Column::IsRecurring, Expr::value(false));
+        }
+    }
+    if let Some(is_recurring) = changes.is_recurring {
+        update = update.col_expr(Column::IsRecurring, Expr::value(is_recurring));
+        if is_recurring && changes.recurrence.is_none() {
+            // Recurring without a rule of its own repeats daily.
+            update = update.col_expr(
+                Column::RecurrenceType,
+                Expr::col(Column::RecurrenceType).if_null(RecurrenceKind::Daily.as_str()),
+            );
+        }
+    }
+    if let Some(reminder_at) = changes.reminder_at {
+        update = update.col_expr(Column::ReminderAt, Expr::value(reminder_at));
+    }
+    match changes.completed {
+        None => update_owned_task(db, owner, id, update).await,
+        Some(completed) => {
+            let update = completion_update(update, CompletionChange::Set(completed), now);
+            complete_in_transaction(db, owner, id, update, now).await
+        }
+    }
 }
 
-/// Sets or toggles `completed` in one statement; `None` when the caller has no such task.
+/// Sets or toggles `completed`; `None` when the caller has no such task. Completing a recurring
+/// task creates its next occurrence in the same transaction.
 #[tracing::instrument(skip(db, owner), fields(user_id = owner.id()))]
 pub async fn set_completion(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     owner: &AuthUser,
     id: i64,
     change: CompletionChange,
 ) -> Result<Option<Task>, DbErr> {
-    let completed = match change {
-        CompletionChange::Set(value) => Expr::value(value),
-        CompletionChange::Toggle => Expr::col(Column::Completed).not(),
+    let now = now();
+    let update = Tasks::update_many().col_expr(Column::UpdatedAt, Expr::value(now));
+    let update = completion_update(update, change, now);
+    complete_in_transaction(db, owner, id, update, now).await
+}
+
+/// Runs an update that may complete the task and, when it did complete a recurring task,
+/// creates the next occurrence — atomically. Concurrent completions of one task are serialised
+/// by the row lock of the `UPDATE`: only the first sees the false→true transition. A task whose
+/// next occurrence exists already (completed, reopened, completed again) spawns no second one.
+async fn complete_in_transaction(
+    db: &DatabaseConnection,
+    owner: &AuthUser,
+    id: i64,
+    update: UpdateMany<Tasks>,
+    now: DateTime<Utc>,
+) -> Result<Option<Task>, DbErr> {
+    let transaction = db.begin().await?;
+    let Some(task) = update_owned_task(&transaction, owner, id, update).await? else {
+        return Ok(None);
     };
-    let update = Tasks::update_many()
-        .col_expr(Column::Completed, completed)
-        .col_expr(Column::UpdatedAt, Expr::value(now()));
-    update_owned_task(db, owner, id, update).await
+    let just_completed = task.completed && task.completed_at == Some(now);
+    if just_completed && task.is_recurring {
+        let spawned_before = Tasks::find()
+            .select_only()
+            .column(Column::Id)
+            .filter(Column::UserId.eq(owner.id()))
+            .filter(Column::ParentTaskId.eq(task.id))
+            .into_tuple::<i64>()
+            .one(&transaction)
+            .await?
+            .is_some();
+        if !spawned_before {
+            create_next_occurrence(&transaction, &task, now).await?;
+        }
+    }
+    transaction.commit().await?;
+    Ok(Some(task))
+}
+
+/// The next occurrence of a completed recurring task: a copy of its content and rule, due one
+/// step after its due date (or after now), the reminder moved by the same amount.
+async fn create_next_occurrence(db: &impl ConnectionTrait, task: &Task, now: DateTime<Utc>) -> Result<(), DbErr> {
+    let rule = Recurrence {
+        kind: task
+            .recurrence_type
+            .as_deref()
+            .and_then(RecurrenceKind::from_word)
+            .unwrap_or(RecurrenceKind::Daily),
+        interval: Ord::max(u32::try_from(task.recurrence_interval).unwrap_or(1), 1),
+    };
+    let due = task
+        .due_at
+        .map(|at| Due::from_stored(at, task.due_date_only))
+        .unwrap_or(Due::At(now));
+    let Some(next_due) = due.advanced(rule) else {
+        tracing::warn!(
+            task_id = task.id,
+            "the next occurrence would be due beyond the calendar; none created"
+        );
+        return Ok(());
+    };
+    let shift = next_due.instant() - due.instant();
+    ActiveModel {
+        user_id: Set(task.user_id.clone()),
+        title: Set(task.title.clone()),
+        title_folded: Set(task.title_folded.clone()),
+        description: Set(task.description.clone()),
+        description_folded: Set(task.description_folded.clone()),
+        completed: Set(false),
+        completed_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        priority: Set(task.priority.clone()),
+        priority_rank: Set(task.priority_rank),
+        tags: Set(task.tags.clone()),
+        tags_folded: Set(task.tags_folded.clone()),
+        due_at: Set(Some(next_due.instant())),
+        due_date_only: Set(next_due.is_date_only()),
+        is_recurring: Set(true),
+        recurrence_type: Set(Some(rule.kind.as_str().to_owned())),
+        recurrence_interval: Set(rule.interval as i32),
+        parent_task_id: Set(Some(task.id)),
+        reminder_at: Set(task.reminder_at.map(|at| at + shift)),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
 }
 
 /// Runs `update` on the caller's task `id` only, returning the task as changed.
@@ -241,7 +504,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn like_patterns_escape_wildcards_and_lowercase_the_needle() {
+    fn like_patterns_escape_wildcards_and_fold_the_needle() {
         let pattern = like_pattern("50%_Off\\");
         assert_eq!(
             format!("{pattern:?}"),

@@ -36,9 +36,18 @@ async fn create_returns_201_the_task_and_its_location() {
     assert_eq!(task["completed"], false);
     assert_timestamp_format(&task["created_at"]);
     assert_eq!(task["created_at"], task["updated_at"]);
+    // The seed's seven fields, then the details every task carries, at their defaults.
+    let details = json!({
+        "priority": "medium", "tags": [], "due_date": null, "is_recurring": false,
+        "recurrence_type": null, "recurrence_interval": 1, "next_run_at": null,
+        "parent_task_id": null, "reminder_at": null, "completed_at": null,
+    });
+    for (field, value) in details.as_object().unwrap() {
+        assert_eq!(&task[field], value, "{field} in {task}");
+    }
     assert_eq!(
         task.as_object().unwrap().len(),
-        7,
+        17,
         "exactly the documented fields: {task}"
     );
 }
@@ -72,12 +81,25 @@ async fn unknown_fields_and_a_body_user_id_are_ignored() {
     let task = app
         .create_task(
             "alice",
-            json!({"title": "Extra", "user_id": "mallory", "priority": "high", "due_date": "2026-02-01", "tags": ["a"]}),
+            json!({"title": "Extra", "user_id": "mallory", "priority": "high", "due_date": "2026-02-01",
+                   "tags": ["a"], "colour": "red", "created_at": "1999-01-01T00:00:00Z", "id": 7,
+                   "next_run_at": "2030-01-01", "parent_task_id": 3, "completed_at": "1999-01-01T00:00:00Z"}),
         )
         .await;
 
     assert_eq!(task["user_id"], "alice");
-    assert!(task.get("priority").is_none());
+    // The fields this service keeps are kept...
+    assert_eq!(
+        (&task["priority"], &task["due_date"], &task["tags"]),
+        (&json!("high"), &json!("2026-02-01"), &json!(["a"]))
+    );
+    // ...and unknown or server-owned fields are ignored.
+    assert!(task.get("colour").is_none());
+    assert_ne!(task["created_at"], "1999-01-01T00:00:00Z");
+    assert_eq!(
+        (&task["parent_task_id"], &task["completed_at"], &task["next_run_at"]),
+        (&json!(null), &json!(null), &json!(null))
+    );
 }
 
 #[tokio::test]

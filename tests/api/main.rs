@@ -6,6 +6,7 @@ mod complete;
 mod contract;
 mod cors;
 mod crud;
+mod details;
 mod errors;
 mod health;
 mod helpers;

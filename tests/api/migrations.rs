@@ -9,7 +9,7 @@ use todo_api::db;
 use crate::helpers::{PostgresTestDatabase, fresh_database, postgres_for};
 
 /// How many migrations the service has.
-const MIGRATIONS: i64 = 2;
+const MIGRATIONS: i64 = 3;
 
 fn config_for(url: &str) -> Config {
     let vars = HashMap::from([("DATABASE_URL".to_owned(), url.to_owned())]);

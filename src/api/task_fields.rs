@@ -1,0 +1,349 @@
+//! The task details in every dialect the frontends of this app family send (see
+//! `specs/api/fields.md`), read into one canonical form. A value that is present but cannot be
+//! read is a 422 naming the field; unknown fields stay ignored.
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::Value;
+
+use super::json_body::Fields;
+use crate::tasks::details::{
+    Due, MAX_RECURRENCE_INTERVAL, MAX_TAG_CHARS, MAX_TAGS, Priority, Recurrence, RecurrenceKind, normalise_tags,
+    parse_instant, parse_relative_reminder,
+};
+
+/// The names each field is accepted under, canonical first.
+const PRIORITY: &[&str] = &["priority"];
+const TAGS: &[&str] = &["tags"];
+const DUE: &[&str] = &["due_date", "dueDate", "due_at", "dueAt"];
+const IS_RECURRING: &[&str] = &["is_recurring", "isRecurring", "recurring"];
+const RECURRENCE: &[&str] = &[
+    "recurrence_type",
+    "recurrenceType",
+    "recurrence_pattern",
+    "recurrence_rule",
+    "recurrence",
+];
+const INTERVAL: &[&str] = &["recurrence_interval", "recurrenceInterval", "recurring_interval"];
+const REMINDER_AT: &[&str] = &["reminder_at", "reminderAt"];
+const REMINDER_TIME: &[&str] = &["reminder_time", "reminderTime"];
+const COMPLETED_ALIASES: &[&str] = &["is_completed", "is_complete", "isCompleted"];
+
+/// A reminder as sent: cleared, at an instant, or some time before the due date.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReminderInput {
+    Clear,
+    At(DateTime<Utc>),
+    BeforeDue(Duration),
+}
+
+/// Every detail a create or update body may carry; `None` where the body says nothing.
+#[derive(Debug, Default)]
+pub struct TaskDetailsInput {
+    pub completed: Option<bool>,
+    pub priority: Option<Priority>,
+    pub tags: Option<Vec<String>>,
+    /// `Some(None)`: cleared (`null` or `""`).
+    pub due: Option<Option<Due>>,
+    pub is_recurring: Option<bool>,
+    /// `Some(None)`: no recurrence (`null`, `""`, `none`).
+    pub recurrence: Option<Option<Recurrence>>,
+    pub reminder: Option<ReminderInput>,
+}
+
+impl TaskDetailsInput {
+    /// Reads the details of `fields`. `completed` itself is read by the caller (its rules differ
+    /// between create and update); its aliases and `status` are read here and lose to it.
+    pub fn read(fields: &mut Fields<'_>) -> TaskDetailsInput {
+        let mut details = TaskDetailsInput {
+            completed: read_completion_alias(fields),
+            priority: read_priority(fields),
+            tags: read_tags(fields),
+            due: read_due(fields),
+            is_recurring: None,
+            recurrence: None,
+            reminder: read_reminder(fields),
+        };
+        let interval = read_interval(fields);
+        details.recurrence = read_recurrence(fields, interval);
+        details.is_recurring = match fields.first_of(IS_RECURRING) {
+            None | Some((_, Value::Null)) => None,
+            Some((_, Value::Bool(flag))) => Some(*flag),
+            Some((name, _)) => {
+                fields.issue(name, "bool_type", "Must be true or false.");
+                None
+            }
+        };
+        // A rule without the flag means the task recurs; the flag without a rule repeats daily.
+        match (details.is_recurring, details.recurrence) {
+            (None, Some(rule)) => details.is_recurring = Some(rule.is_some()),
+            (Some(true), None) if interval.is_some() => {
+                details.recurrence = Some(Some(Recurrence {
+                    kind: RecurrenceKind::Daily,
+                    interval: interval.unwrap_or(1),
+                }));
+            }
+            _ => {}
+        }
+        details
+    }
+}
+
+/// `is_completed`, `is_complete`, or a `status` word; `None` when none is sent.
+pub fn read_completion_alias(fields: &mut Fields<'_>) -> Option<bool> {
+    if let Some((name, value)) = fields.first_of(COMPLETED_ALIASES) {
+        return match value {
+            Value::Bool(flag) => Some(*flag),
+            Value::Null => None,
+            _ => {
+                fields.issue(name, "bool_type", "Must be true or false.");
+                None
+            }
+        };
+    }
+    match fields.first_of(&["status"])? {
+        (_, Value::Null) => None,
+        (name, Value::String(status)) => match status.trim().to_ascii_lowercase().as_str() {
+            "completed" | "complete" | "done" | "finished" | "closed" => Some(true),
+            "pending" | "incomplete" | "todo" | "to_do" | "to-do" | "open" | "active" | "in_progress"
+            | "in-progress" | "not_started" => Some(false),
+            _ => {
+                fields.issue(
+                    name,
+                    "enum",
+                    "Must be `completed` (or `done`) or `pending` (or `incomplete`).",
+                );
+                None
+            }
+        },
+        (name, _) => {
+            fields.issue(
+                name,
+                "string_type",
+                "Must be a string such as `completed` or `pending`.",
+            );
+            None
+        }
+    }
+}
+
+fn read_priority(fields: &mut Fields<'_>) -> Option<Priority> {
+    let (name, value) = fields.first_of(PRIORITY)?;
+    let priority = match value {
+        Value::Null => return None,
+        Value::String(word) => Priority::from_word(word),
+        Value::Number(number) => number.as_i64().and_then(Priority::from_number),
+        _ => None,
+    };
+    if priority.is_none() {
+        fields.issue(
+            name,
+            "enum",
+            "Must be one of none, low, medium (or normal), high, urgent, critical (any case), or a number 1 to 4.",
+        );
+    }
+    priority
+}
+
+fn read_tags(fields: &mut Fields<'_>) -> Option<Vec<String>> {
+    let (name, value) = fields.first_of(TAGS)?;
+    let raw: Vec<String> = match value {
+        Value::Null => Vec::new(),
+        // `"work, home"`: the comma-separated dialect.
+        Value::String(list) => list.split(',').map(str::to_owned).collect(),
+        Value::Array(items) => {
+            let mut raw = Vec::with_capacity(items.len());
+            for item in items {
+                match item {
+                    Value::String(tag) => raw.push(tag.clone()),
+                    // `{"name": "work"}` (tag objects), optionally with an id or a colour.
+                    Value::Object(object) => match object.get("name") {
+                        Some(Value::String(tag)) => raw.push(tag.clone()),
+                        _ => {
+                            fields.issue(name, "tag_type", "A tag object must have a string `name`.");
+                            return None;
+                        }
+                    },
+                    _ => {
+                        fields.issue(name, "tag_type", "Tags must be strings or objects with a `name`.");
+                        return None;
+                    }
+                }
+            }
+            raw
+        }
+        _ => {
+            fields.issue(
+                name,
+                "list_type",
+                "Must be an array of tags or a comma-separated string.",
+            );
+            return None;
+        }
+    };
+    let tags = normalise_tags(raw);
+    if tags.len() > MAX_TAGS {
+        fields.issue(
+            name,
+            "too_long",
+            format!("At most {MAX_TAGS} tags (got {}).", tags.len()),
+        );
+        return None;
+    }
+    if let Some(tag) = tags.iter().find(|tag| tag.chars().count() > MAX_TAG_CHARS) {
+        let shown: String = tag.chars().take(20).collect();
+        fields.issue(
+            name,
+            "string_too_long",
+            format!("Each tag must be at most {MAX_TAG_CHARS} characters (`{shown}…` is longer)."),
+        );
+        return None;
+    }
+    if tags.iter().any(|tag| tag.chars().any(char::is_control)) {
+        fields.issue(name, "string_pattern", "Tags must not contain control characters.");
+        return None;
+    }
+    Some(tags)
+}
+
+fn read_due(fields: &mut Fields<'_>) -> Option<Option<Due>> {
+    let (name, value) = fields.first_of(DUE)?;
+    match value {
+        Value::Null => Some(None),
+        Value::String(text) if text.trim().is_empty() => Some(None),
+        Value::String(text) => match Due::parse(text) {
+            Some(due) => Some(Some(due)),
+            None => {
+                fields.issue(
+                    name,
+                    "datetime_parsing",
+                    "Must be a date (`2026-03-01`) or a date-time (`2026-03-01T09:00:00Z`; without an offset it is UTC).",
+                );
+                None
+            }
+        },
+        _ => {
+            fields.issue(name, "string_type", "Must be a date or date-time string, or null.");
+            None
+        }
+    }
+}
+
+fn read_interval(fields: &mut Fields<'_>) -> Option<u32> {
+    let (name, value) = fields.first_of(INTERVAL)?;
+    let interval = match value {
+        Value::Null => return None,
+        Value::Number(number) => number.as_u64(),
+        Value::String(text) => text.trim().parse().ok(),
+        _ => None,
+    };
+    match interval.and_then(|n| u32::try_from(n).ok()) {
+        Some(n @ 1..=MAX_RECURRENCE_INTERVAL) => Some(n),
+        _ => {
+            fields.issue(
+                name,
+                "int_range",
+                format!("Must be a whole number from 1 to {MAX_RECURRENCE_INTERVAL}."),
+            );
+            None
+        }
+    }
+}
+
+fn read_recurrence(fields: &mut Fields<'_>, interval: Option<u32>) -> Option<Option<Recurrence>> {
+    let (name, value) = fields.first_of(RECURRENCE)?;
+    let word = match value {
+        Value::Null => return Some(None),
+        Value::String(word) => word.trim(),
+        _ => {
+            fields.issue(
+                name,
+                "string_type",
+                "Must be daily, weekly, monthly, yearly or an RRULE.",
+            );
+            return None;
+        }
+    };
+    if word.is_empty() || word.eq_ignore_ascii_case("none") {
+        return Some(None);
+    }
+    if let Some(kind) = RecurrenceKind::from_word(word) {
+        return Some(Some(Recurrence {
+            kind,
+            interval: interval.unwrap_or(1),
+        }));
+    }
+    match Recurrence::from_rrule(word) {
+        // An interval sent beside the rule wins over the rule's own.
+        Some(rule) => Some(Some(Recurrence {
+            interval: interval.unwrap_or(rule.interval),
+            ..rule
+        })),
+        None => {
+            fields.issue(
+                name,
+                "enum",
+                "Must be daily, weekly, monthly, yearly, none, or an RRULE such as FREQ=WEEKLY;INTERVAL=2.",
+            );
+            None
+        }
+    }
+}
+
+fn read_reminder(fields: &mut Fields<'_>) -> Option<ReminderInput> {
+    if let Some((name, value)) = fields.first_of(REMINDER_AT) {
+        return match value {
+            Value::Null => Some(ReminderInput::Clear),
+            Value::String(text) if text.trim().is_empty() => Some(ReminderInput::Clear),
+            Value::String(text) => match parse_instant(text) {
+                Some(at) => Some(ReminderInput::At(at)),
+                None => {
+                    fields.issue(
+                        name,
+                        "datetime_parsing",
+                        "Must be a date-time such as 2026-03-01T08:00:00Z.",
+                    );
+                    None
+                }
+            },
+            _ => {
+                fields.issue(name, "string_type", "Must be a date-time string, or null.");
+                None
+            }
+        };
+    }
+    let (name, value) = fields.first_of(REMINDER_TIME)?;
+    match value {
+        Value::Null => Some(ReminderInput::Clear),
+        Value::String(text) if text.trim().is_empty() => Some(ReminderInput::Clear),
+        Value::String(text) => {
+            if let Some(before) = parse_relative_reminder(text) {
+                Some(ReminderInput::BeforeDue(before))
+            } else if let Some(at) = parse_instant(text) {
+                Some(ReminderInput::At(at))
+            } else {
+                fields.issue(
+                    name,
+                    "reminder_format",
+                    "Must be a date-time, or a time before the due date such as 30m, 1h, 2d or 1w.",
+                );
+                None
+            }
+        }
+        _ => {
+            fields.issue(name, "string_type", "Must be a string, or null.");
+            None
+        }
+    }
+}
+
+/// The reminder instant of `input` for a task due at `due`; `Err` when it is relative and there
+/// is no due date to be relative to.
+pub fn resolve_reminder(input: ReminderInput, due: Option<Due>) -> Result<Option<DateTime<Utc>>, &'static str> {
+    match input {
+        ReminderInput::Clear => Ok(None),
+        ReminderInput::At(at) => Ok(Some(at)),
+        ReminderInput::BeforeDue(before) => due
+            .map(|due| Some(due.instant() - before))
+            .ok_or("A reminder relative to the due date needs a due date."),
+    }
+}
