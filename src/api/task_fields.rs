@@ -5,10 +5,11 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
+use super::field_schemas::{STATUS_FALSE, STATUS_TRUE};
 use super::json_body::Fields;
 use crate::tasks::details::{
     Due, MAX_RECURRENCE_INTERVAL, MAX_TAG_CHARS, MAX_TAGS, Priority, Recurrence, RecurrenceKind, normalise_tags,
-    parse_instant, parse_relative_reminder,
+    parse_instant, parse_interval, parse_relative_reminder,
 };
 
 /// The names each field is accepted under, canonical first.
@@ -90,23 +91,30 @@ impl TaskDetailsInput {
 
 /// `is_completed`, `is_complete`, or a `status` word; `None` when none is sent.
 pub fn read_completion_alias(fields: &mut Fields<'_>) -> Option<bool> {
-    if let Some((name, value)) = fields.first_of(COMPLETED_ALIASES) {
-        return match value {
-            Value::Bool(flag) => Some(*flag),
-            Value::Null => None,
-            _ => {
-                fields.issue(name, "bool_type", "Must be true or false.");
-                None
-            }
-        };
-    }
+    // Both are read, so that each is validated when sent; the boolean aliases win.
+    let flag = match fields.first_of(COMPLETED_ALIASES) {
+        None | Some((_, Value::Null)) => None,
+        Some((_, Value::Bool(flag))) => Some(*flag),
+        Some((name, _)) => {
+            fields.issue(name, "bool_type", "Must be true or false.");
+            None
+        }
+    };
+    flag.or(read_status(fields))
+}
+
+fn read_status(fields: &mut Fields<'_>) -> Option<bool> {
     match fields.first_of(&["status"])? {
         (_, Value::Null) => None,
-        (name, Value::String(status)) => match status.trim().to_ascii_lowercase().as_str() {
-            "completed" | "complete" | "done" | "finished" | "closed" => Some(true),
-            "pending" | "incomplete" | "todo" | "to_do" | "to-do" | "open" | "active" | "in_progress"
-            | "in-progress" | "not_started" => Some(false),
-            _ => {
+        (name, Value::String(status)) => {
+            let word = status.trim().to_ascii_lowercase();
+            if word.is_empty() {
+                None
+            } else if STATUS_TRUE.contains(&word.as_str()) {
+                Some(true)
+            } else if STATUS_FALSE.contains(&word.as_str()) {
+                Some(false)
+            } else {
                 fields.issue(
                     name,
                     "enum",
@@ -114,7 +122,7 @@ pub fn read_completion_alias(fields: &mut Fields<'_>) -> Option<bool> {
                 );
                 None
             }
-        },
+        }
         (name, _) => {
             fields.issue(
                 name,
@@ -148,6 +156,7 @@ fn read_tags(fields: &mut Fields<'_>) -> Option<Vec<String>> {
     let (name, value) = fields.first_of(TAGS)?;
     let raw: Vec<String> = match value {
         Value::Null => Vec::new(),
+        Value::String(list) if list.is_empty() => Vec::new(),
         // `"work, home"`: the comma-separated dialect.
         Value::String(list) => list.split(',').map(str::to_owned).collect(),
         Value::Array(items) => {
@@ -180,16 +189,16 @@ fn read_tags(fields: &mut Fields<'_>) -> Option<Vec<String>> {
             return None;
         }
     };
-    let tags = normalise_tags(raw);
-    if tags.len() > MAX_TAGS {
+    // The limits apply to the tags as sent (the published schema states them so).
+    if raw.len() > MAX_TAGS {
         fields.issue(
             name,
             "too_long",
-            format!("At most {MAX_TAGS} tags (got {}).", tags.len()),
+            format!("At most {MAX_TAGS} tags (got {}).", raw.len()),
         );
         return None;
     }
-    if let Some(tag) = tags.iter().find(|tag| tag.chars().count() > MAX_TAG_CHARS) {
+    if let Some(tag) = raw.iter().find(|tag| tag.chars().count() > MAX_TAG_CHARS) {
         let shown: String = tag.chars().take(20).collect();
         fields.issue(
             name,
@@ -198,18 +207,18 @@ fn read_tags(fields: &mut Fields<'_>) -> Option<Vec<String>> {
         );
         return None;
     }
-    if tags.iter().any(|tag| tag.chars().any(char::is_control)) {
+    if raw.iter().any(|tag| tag.chars().any(char::is_control)) {
         fields.issue(name, "string_pattern", "Tags must not contain control characters.");
         return None;
     }
-    Some(tags)
+    Some(normalise_tags(raw))
 }
 
 fn read_due(fields: &mut Fields<'_>) -> Option<Option<Due>> {
     let (name, value) = fields.first_of(DUE)?;
     match value {
         Value::Null => Some(None),
-        Value::String(text) if text.trim().is_empty() => Some(None),
+        Value::String(text) if text.is_empty() => Some(None),
         Value::String(text) => match Due::parse(text) {
             Some(due) => Some(Some(due)),
             None => {
@@ -232,28 +241,28 @@ fn read_interval(fields: &mut Fields<'_>) -> Option<u32> {
     let (name, value) = fields.first_of(INTERVAL)?;
     let interval = match value {
         Value::Null => return None,
-        Value::Number(number) => number.as_u64(),
-        Value::String(text) => text.trim().parse().ok(),
+        Value::Number(number) => number
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| (1..=MAX_RECURRENCE_INTERVAL).contains(n)),
+        Value::String(digits) => parse_interval(digits),
         _ => None,
     };
-    match interval.and_then(|n| u32::try_from(n).ok()) {
-        Some(n @ 1..=MAX_RECURRENCE_INTERVAL) => Some(n),
-        _ => {
-            fields.issue(
-                name,
-                "int_range",
-                format!("Must be a whole number from 1 to {MAX_RECURRENCE_INTERVAL}."),
-            );
-            None
-        }
+    if interval.is_none() {
+        fields.issue(
+            name,
+            "int_range",
+            format!("Must be a whole number from 1 to {MAX_RECURRENCE_INTERVAL}."),
+        );
     }
+    interval
 }
 
 fn read_recurrence(fields: &mut Fields<'_>, interval: Option<u32>) -> Option<Option<Recurrence>> {
     let (name, value) = fields.first_of(RECURRENCE)?;
-    let word = match value {
+    let sent = match value {
         Value::Null => return Some(None),
-        Value::String(word) => word.trim(),
+        Value::String(sent) => sent,
         _ => {
             fields.issue(
                 name,
@@ -263,6 +272,7 @@ fn read_recurrence(fields: &mut Fields<'_>, interval: Option<u32>) -> Option<Opt
             return None;
         }
     };
+    let word = sent.trim();
     if word.is_empty() || word.eq_ignore_ascii_case("none") {
         return Some(None);
     }
@@ -272,7 +282,7 @@ fn read_recurrence(fields: &mut Fields<'_>, interval: Option<u32>) -> Option<Opt
             interval: interval.unwrap_or(1),
         }));
     }
-    match Recurrence::from_rrule(word) {
+    match Recurrence::from_rrule(sent) {
         // An interval sent beside the rule wins over the rule's own.
         Some(rule) => Some(Some(Recurrence {
             interval: interval.unwrap_or(rule.interval),
@@ -289,11 +299,18 @@ fn read_recurrence(fields: &mut Fields<'_>, interval: Option<u32>) -> Option<Opt
     }
 }
 
+/// `reminder_at` wins over `reminder_time`; both are validated when sent.
 fn read_reminder(fields: &mut Fields<'_>) -> Option<ReminderInput> {
+    let at = read_reminder_at(fields);
+    let time = read_reminder_time(fields);
+    at.or(time)
+}
+
+fn read_reminder_at(fields: &mut Fields<'_>) -> Option<ReminderInput> {
     if let Some((name, value)) = fields.first_of(REMINDER_AT) {
         return match value {
             Value::Null => Some(ReminderInput::Clear),
-            Value::String(text) if text.trim().is_empty() => Some(ReminderInput::Clear),
+            Value::String(text) if text.is_empty() => Some(ReminderInput::Clear),
             Value::String(text) => match parse_instant(text) {
                 Some(at) => Some(ReminderInput::At(at)),
                 None => {
@@ -311,10 +328,14 @@ fn read_reminder(fields: &mut Fields<'_>) -> Option<ReminderInput> {
             }
         };
     }
+    None
+}
+
+fn read_reminder_time(fields: &mut Fields<'_>) -> Option<ReminderInput> {
     let (name, value) = fields.first_of(REMINDER_TIME)?;
     match value {
         Value::Null => Some(ReminderInput::Clear),
-        Value::String(text) if text.trim().is_empty() => Some(ReminderInput::Clear),
+        Value::String(text) if text.is_empty() => Some(ReminderInput::Clear),
         Value::String(text) => {
             if let Some(before) = parse_relative_reminder(text) {
                 Some(ReminderInput::BeforeDue(before))
@@ -336,14 +357,15 @@ fn read_reminder(fields: &mut Fields<'_>) -> Option<ReminderInput> {
     }
 }
 
-/// The reminder instant of `input` for a task due at `due`; `Err` when it is relative and there
-/// is no due date to be relative to.
-pub fn resolve_reminder(input: ReminderInput, due: Option<Due>) -> Result<Option<DateTime<Utc>>, &'static str> {
+/// The reminder instant of `input` for a task due at `due`. A relative reminder on a task without
+/// a due date counts from `now` instead ("remind me in 1h"): the only reading it has.
+pub fn resolve_reminder(input: ReminderInput, due: Option<Due>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     match input {
-        ReminderInput::Clear => Ok(None),
-        ReminderInput::At(at) => Ok(Some(at)),
-        ReminderInput::BeforeDue(before) => due
-            .map(|due| Some(due.instant() - before))
-            .ok_or("A reminder relative to the due date needs a due date."),
+        ReminderInput::Clear => None,
+        ReminderInput::At(at) => Some(at),
+        ReminderInput::BeforeDue(amount) => match due {
+            Some(due) => Some(due.instant() - amount),
+            None => DateTime::from_timestamp_micros((now + amount).timestamp_micros()),
+        },
     }
 }

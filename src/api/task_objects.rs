@@ -4,13 +4,18 @@
 //! for parsing, so every failing field is reported (see `json_body`). Unknown fields, `user_id`
 //! included, are ignored: the owner only ever comes from the token.
 
+use chrono::{DateTime, Utc};
 use poem_openapi::Object;
 use poem_openapi::types::{Example, MaybeUndefined};
+use serde_json::json;
 
+use super::field_schemas::{
+    DueSchema, IntervalSchema, PrioritySchema, Published, RecurrenceSchema, ReminderAtSchema, ReminderTimeSchema,
+    RequiredStatusSchema, StatusSchema, TagsSchema,
+};
 use super::json_body::{Field, Fields, FromJsonObject};
 use super::task_fields::{ReminderInput, TaskDetailsInput, read_completion_alias, resolve_reminder};
 use super::timestamp::Timestamp;
-use crate::error::ValidationIssue;
 use crate::tasks::details::{Due, Priority, Recurrence, RecurrenceKind};
 use crate::tasks::{self, entity};
 
@@ -147,35 +152,36 @@ pub struct NewTaskRequest {
     /// `low`, `medium` (default; also `normal`), `high`, `urgent`, `critical` or `none`, in any
     /// case (returned as sent), or a number 1 to 4.
     #[oai(skip_serializing_if_is_none)]
-    pub priority: Option<String>,
+    pub priority: Option<Published<PrioritySchema>>,
     /// An array of strings, an array of `{"name": …}` objects, or a comma-separated string; at
     /// most 20 tags of at most 50 characters.
     #[oai(skip_serializing_if_is_none)]
-    pub tags: Option<Vec<String>>,
+    pub tags: Option<Published<TagsSchema>>,
     /// A date (`2026-03-01`) or a date-time (`2026-03-01T09:00:00Z`; without an offset it is
     /// UTC); `""` or `null` for none. Also accepted as `dueDate` or `due_at`.
     #[oai(skip_serializing_if_is_none)]
-    pub due_date: Option<String>,
+    pub due_date: Option<Published<DueSchema>>,
     /// Whether completing the task creates its next occurrence. Implied by `recurrence_type`.
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable, skip_serializing_if_is_none)]
     pub is_recurring: Option<bool>,
     /// `daily`, `weekly`, `monthly`, `yearly` or `none`, or an RRULE (`FREQ=WEEKLY;INTERVAL=2`).
     /// Also accepted as `recurrence_pattern` or `recurrence_rule`.
     #[oai(skip_serializing_if_is_none)]
-    pub recurrence_type: Option<String>,
+    pub recurrence_type: Option<Published<RecurrenceSchema>>,
     /// Every how many days, weeks, months or years (1 to 999; default 1). Also `recurring_interval`.
     #[oai(skip_serializing_if_is_none)]
-    pub recurrence_interval: Option<u32>,
+    pub recurrence_interval: Option<Published<IntervalSchema>>,
     /// When to remind, a date-time; `null` for none.
     #[oai(skip_serializing_if_is_none)]
-    pub reminder_at: Option<String>,
-    /// A date-time, or a time before the due date: `30m`, `1h`, `2d`, `1w`.
+    pub reminder_at: Option<Published<ReminderAtSchema>>,
+    /// A date-time, or a time before the due date: `30m`, `1h`, `2d`, `1w` (on a task without a
+    /// due date: from now).
     #[oai(skip_serializing_if_is_none)]
-    pub reminder_time: Option<String>,
+    pub reminder_time: Option<Published<ReminderTimeSchema>>,
     /// An alias of `completed`: `completed`/`done` or `pending`/`incomplete` (any case).
     /// `is_completed` and `is_complete` are understood too; `completed` wins.
     #[oai(skip_serializing_if_is_none)]
-    pub status: Option<String>,
+    pub status: Option<Published<StatusSchema>>,
     /// The details as read, in every dialect above (not published).
     #[oai(skip)]
     pub details: TaskDetailsInput,
@@ -187,52 +193,49 @@ impl Example for NewTaskRequest {
             title: "Buy milk".into(),
             description: Some("2 litres, semi-skimmed".into()),
             completed: None,
-            priority: Some("high".into()),
-            tags: Some(vec!["shopping".into()]),
-            due_date: Some("2026-01-19".into()),
+            priority: Some(Published::new(json!("high"))),
+            tags: Some(Published::new(json!(["shopping"]))),
+            due_date: Some(Published::new(json!("2026-01-19"))),
             is_recurring: None,
-            recurrence_type: Some("weekly".into()),
+            recurrence_type: Some(Published::new(json!("weekly"))),
             recurrence_interval: None,
             reminder_at: None,
-            reminder_time: Some("1h".into()),
+            reminder_time: Some(Published::new(json!("1h"))),
             status: None,
             details: TaskDetailsInput::default(),
         }
     }
 }
 
-impl TryFrom<NewTaskRequest> for tasks::NewTask {
-    /// What is wrong, when a relative reminder has no due date.
-    type Error = ValidationIssue;
-
-    fn try_from(request: NewTaskRequest) -> Result<Self, ValidationIssue> {
-        let details = request.details;
+impl NewTaskRequest {
+    /// The task to create, at `now` (a relative reminder on a task without a due date counts
+    /// from it).
+    pub fn into_new_task(self, now: DateTime<Utc>) -> tasks::NewTask {
+        let details = self.details;
         let due = details.due.flatten();
-        let reminder_at = match details.reminder {
-            None => None,
-            Some(reminder) => resolve_reminder(reminder, due)
-                .map_err(|problem| ValidationIssue::body(Some("reminder_time"), "due_date_missing", problem))?,
-        };
         let rule = match (details.is_recurring, details.recurrence.flatten()) {
+            // Recurring without a rule of its own repeats daily.
             (Some(true), None) => Some(Recurrence {
                 kind: RecurrenceKind::Daily,
                 interval: 1,
             }),
             (_, rule) => rule,
         };
-        Ok(tasks::NewTask {
-            title: request.title,
-            description: request.description,
-            completed: request.completed.or(details.completed).unwrap_or(false),
+        tasks::NewTask {
+            title: self.title,
+            description: self.description,
+            completed: self.completed.or(details.completed).unwrap_or(false),
             priority: details.priority.unwrap_or_else(Priority::medium),
             tags: details.tags.unwrap_or_default(),
             due,
             recurrence: tasks::RecurrenceSetting {
-                is_recurring: details.is_recurring.unwrap_or(rule.is_some()) && rule.is_some(),
+                is_recurring: details.is_recurring.unwrap_or(true) && rule.is_some(),
                 rule,
             },
-            reminder_at,
-        })
+            reminder_at: details
+                .reminder
+                .and_then(|reminder| resolve_reminder(reminder, due, now)),
+        }
     }
 }
 
@@ -253,35 +256,36 @@ pub struct TaskUpdateRequest {
     /// `low`, `medium` (default; also `normal`), `high`, `urgent`, `critical` or `none`, in any
     /// case (returned as sent), or a number 1 to 4.
     #[oai(skip_serializing_if_is_none)]
-    pub priority: Option<String>,
+    pub priority: Option<Published<PrioritySchema>>,
     /// An array of strings, an array of `{"name": …}` objects, or a comma-separated string; at
     /// most 20 tags of at most 50 characters.
     #[oai(skip_serializing_if_is_none)]
-    pub tags: Option<Vec<String>>,
+    pub tags: Option<Published<TagsSchema>>,
     /// A date (`2026-03-01`) or a date-time (`2026-03-01T09:00:00Z`; without an offset it is
     /// UTC); `""` or `null` for none. Also accepted as `dueDate` or `due_at`.
     #[oai(skip_serializing_if_is_none)]
-    pub due_date: Option<String>,
+    pub due_date: Option<Published<DueSchema>>,
     /// Whether completing the task creates its next occurrence. Implied by `recurrence_type`.
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable, skip_serializing_if_is_none)]
     pub is_recurring: Option<bool>,
     /// `daily`, `weekly`, `monthly`, `yearly` or `none`, or an RRULE (`FREQ=WEEKLY;INTERVAL=2`).
     /// Also accepted as `recurrence_pattern` or `recurrence_rule`.
     #[oai(skip_serializing_if_is_none)]
-    pub recurrence_type: Option<String>,
+    pub recurrence_type: Option<Published<RecurrenceSchema>>,
     /// Every how many days, weeks, months or years (1 to 999; default 1). Also `recurring_interval`.
     #[oai(skip_serializing_if_is_none)]
-    pub recurrence_interval: Option<u32>,
+    pub recurrence_interval: Option<Published<IntervalSchema>>,
     /// When to remind, a date-time; `null` for none.
     #[oai(skip_serializing_if_is_none)]
-    pub reminder_at: Option<String>,
-    /// A date-time, or a time before the due date: `30m`, `1h`, `2d`, `1w`.
+    pub reminder_at: Option<Published<ReminderAtSchema>>,
+    /// A date-time, or a time before the due date: `30m`, `1h`, `2d`, `1w` (on a task without a
+    /// due date: from now).
     #[oai(skip_serializing_if_is_none)]
-    pub reminder_time: Option<String>,
+    pub reminder_time: Option<Published<ReminderTimeSchema>>,
     /// An alias of `completed`: `completed`/`done` or `pending`/`incomplete` (any case).
     /// `is_completed` and `is_complete` are understood too; `completed` wins.
     #[oai(skip_serializing_if_is_none)]
-    pub status: Option<String>,
+    pub status: Option<Published<StatusSchema>>,
     /// The details as read, in every dialect above (not published).
     #[oai(skip)]
     pub details: TaskDetailsInput,
@@ -293,7 +297,7 @@ impl Example for TaskUpdateRequest {
             title: Some("Buy oat milk".into()),
             description: MaybeUndefined::Undefined,
             completed: Some(true),
-            priority: Some("urgent".into()),
+            priority: Some(Published::new(json!("urgent"))),
             tags: None,
             due_date: None,
             is_recurring: None,
@@ -308,19 +312,12 @@ impl Example for TaskUpdateRequest {
 }
 
 impl TaskUpdateRequest {
-    /// The changes this update asks for. `stored_due` is the task's due date, needed only when a
-    /// reminder relative to it is sent without a new due date.
-    pub fn into_changes(self, stored_due: Option<Due>) -> Result<tasks::TaskChanges, ValidationIssue> {
+    /// The changes this update asks for, at `now`. `stored_due` is the task's due date, read
+    /// only when a reminder relative to it is sent without a new due date.
+    pub fn into_changes(self, stored_due: Option<Due>, now: DateTime<Utc>) -> tasks::TaskChanges {
         let details = self.details;
         let due_for_reminder = details.due.unwrap_or(stored_due);
-        let reminder_at = match details.reminder {
-            None => None,
-            Some(reminder) => Some(
-                resolve_reminder(reminder, due_for_reminder)
-                    .map_err(|problem| ValidationIssue::body(Some("reminder_time"), "due_date_missing", problem))?,
-            ),
-        };
-        Ok(tasks::TaskChanges {
+        tasks::TaskChanges {
             title: self.title,
             description: match self.description {
                 MaybeUndefined::Undefined => None,
@@ -333,8 +330,10 @@ impl TaskUpdateRequest {
             due: details.due,
             is_recurring: details.is_recurring,
             recurrence: details.recurrence,
-            reminder_at,
-        })
+            reminder_at: details
+                .reminder
+                .map(|reminder| resolve_reminder(reminder, due_for_reminder, now)),
+        }
     }
 
     /// Whether the update sends a reminder relative to a due date it does not send.
@@ -359,14 +358,13 @@ impl Example for CompletionRequest {
 }
 
 /// A status to set: `completed` (also `done`, `complete`) or `pending` (also `incomplete`,
-/// `todo`), any case; or `{"completed": true|false}`.
+/// `todo`), any case; `{"completed": true|false}` is understood too.
 #[derive(Debug, Object)]
 #[oai(example)]
 pub struct StatusRequest {
-    /// `completed` or `pending` (and their synonyms).
-    #[oai(skip_serializing_if_is_none)]
-    pub status: Option<String>,
-    /// Read when `status` is absent.
+    /// `completed` or `pending`, or one of their synonyms, in any case.
+    pub status: Published<RequiredStatusSchema>,
+    /// The state the status means (not published).
     #[oai(skip)]
     pub completed: bool,
 }
@@ -374,7 +372,7 @@ pub struct StatusRequest {
 impl Example for StatusRequest {
     fn example() -> Self {
         StatusRequest {
-            status: Some("completed".into()),
+            status: Published::new(json!("completed")),
             completed: true,
         }
     }
@@ -389,15 +387,15 @@ impl FromJsonObject for StatusRequest {
         let status = read_completion_alias(fields);
         match status.or(completed) {
             Some(completed) => Some(StatusRequest {
-                status: None,
+                status: Published::new(serde_json::Value::Null),
                 completed,
             }),
             None => {
-                if fields.first_of(&["status"]).is_none() {
+                if matches!(fields.first_of(&["status"]), None | Some((_, serde_json::Value::Null))) {
                     fields.issue(
                         "status",
                         "missing",
-                        "Send `status` (completed or pending) or `completed`.",
+                        "Send `status`: completed or pending (or `completed`: true or false).",
                     );
                 }
                 None

@@ -188,8 +188,7 @@ impl TaskOperations<'_> {
     async fn create(&self, user: &AuthUser, base: &str, body: NewTaskRequest) -> CreateTaskResponse {
         respond(
             async {
-                let new_task = tasks::NewTask::try_from(body).map_err(|issue| ApiError::Validation(vec![issue]))?;
-                let task = tasks::create_task(self.db, user, new_task).await?;
+                let task = tasks::create_task(self.db, user, body.into_new_task(chrono::Utc::now())).await?;
                 let location = format!("{base}/{}", task.id);
                 Ok(CreateTaskResponse::Created(JsonResponse(task.into()), location))
             }
@@ -221,9 +220,7 @@ impl TaskOperations<'_> {
                 } else {
                     None
                 };
-                let changes = body
-                    .into_changes(stored_due)
-                    .map_err(|issue| ApiError::Validation(vec![issue]))?;
+                let changes = body.into_changes(stored_due, chrono::Utc::now());
                 let task = tasks::update_task(self.db, user, id, changes).await?;
                 Ok(TaskChangeResponse::Ok(JsonResponse(
                     task.ok_or(ApiError::TaskNotFound)?.into(),

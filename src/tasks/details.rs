@@ -2,7 +2,7 @@
 //! reminders. Pure values and rules, unit-tested here; parsing the many dialects frontends send
 //! happens at the edge (`api::task_fields`), storage in the queries.
 
-use chrono::{DateTime, Duration, Months, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, NaiveTime, Utc};
 
 /// A priority as the client spelled it (`HIGH`, `high`, `High` are returned as sent, so
 /// frontends that compare with their own spelling keep matching) and its rank, which sorting and
@@ -157,9 +157,17 @@ impl Due {
     /// Parses a due date: `YYYY-MM-DD`, an RFC 3339 date-time, or a date-time without an
     /// offset (`2026-01-18T10:00`, seconds and fractions optional), read as UTC.
     pub fn parse(text: &str) -> Option<Due> {
-        let text = text.trim();
-        if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-            return Some(Due::Date(date));
+        let is_date_shape = text.len() == 10
+            && text.bytes().enumerate().all(|(i, b)| {
+                if i == 4 || i == 7 {
+                    b == b'-'
+                } else {
+                    b.is_ascii_digit()
+                }
+            });
+        if is_date_shape {
+            let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+            return (1..=9999).contains(&date.year()).then_some(Due::Date(date));
         }
         parse_instant(text).map(Due::At)
     }
@@ -181,9 +189,9 @@ impl Due {
     }
 }
 
-/// An RFC 3339 date-time, or one without an offset (read as UTC), to the microsecond.
+/// An RFC 3339 date-time, or one without an offset (read as UTC), to the microsecond; years
+/// 1 to 9999 in UTC (what both back ends store and read back).
 pub fn parse_instant(text: &str) -> Option<DateTime<Utc>> {
-    let text = text.trim();
     let parsed = DateTime::parse_from_rfc3339(text)
         .map(|at| at.to_utc())
         .or_else(|_| {
@@ -202,6 +210,9 @@ pub fn parse_instant(text: &str) -> Option<DateTime<Utc>> {
             .find_map(|format| chrono::NaiveDateTime::parse_from_str(text, format).ok())
             .map(|naive| naive.and_utc())
         })?;
+    if !(1..=9999).contains(&parsed.year()) {
+        return None;
+    }
     DateTime::from_timestamp_micros(parsed.timestamp_micros())
 }
 
@@ -265,32 +276,46 @@ impl Recurrence {
             .map(|at| at.date_naive())
     }
 
-    /// Reads an RRULE's `FREQ` and `INTERVAL` (`FREQ=WEEKLY;INTERVAL=2`, with or without the
-    /// `RRULE:` prefix); other parts are ignored.
+    /// Reads an RFC 5545 RRULE's `FREQ` (first, `DAILY` to `YEARLY`) and `INTERVAL` (1–999),
+    /// with or without the `RRULE:` prefix; the other standard parts (`COUNT`, `UNTIL`, `WKST`,
+    /// `BY…`) are accepted and ignored, anything else refused.
     pub fn from_rrule(rule: &str) -> Option<Recurrence> {
-        let rule = rule.trim();
-        let body = rule
-            .strip_prefix("RRULE:")
-            .or_else(|| rule.strip_prefix("rrule:"))
-            .unwrap_or(rule);
-        let mut kind = None;
+        let body = rule.strip_prefix("RRULE:").unwrap_or(rule);
+        let mut parts = body.split(';');
+        let kind = match parts.next()?.strip_prefix("FREQ=")? {
+            "DAILY" => RecurrenceKind::Daily,
+            "WEEKLY" => RecurrenceKind::Weekly,
+            "MONTHLY" => RecurrenceKind::Monthly,
+            "YEARLY" => RecurrenceKind::Yearly,
+            _ => return None,
+        };
         let mut interval = 1;
-        for part in body.split(';') {
+        for part in parts {
             let (key, value) = part.split_once('=')?;
-            match key.trim().to_ascii_uppercase().as_str() {
-                "FREQ" => kind = RecurrenceKind::from_word(value),
-                "INTERVAL" => {
-                    interval = value
-                        .trim()
-                        .parse()
-                        .ok()
-                        .filter(|n| (1..=MAX_RECURRENCE_INTERVAL).contains(n))?
-                }
-                _ => {}
+            match key {
+                "INTERVAL" => interval = parse_interval(value)?,
+                "COUNT" | "UNTIL" | "WKST" => {}
+                by if by.len() > 2 && by.starts_with("BY") && by[2..].bytes().all(|b| b.is_ascii_uppercase()) => {}
+                _ => return None,
             }
         }
-        Some(Recurrence { kind: kind?, interval })
+        Some(Recurrence { kind, interval })
     }
+}
+
+/// An interval written as digits: 1 to 999 (leading zeros allowed).
+pub fn parse_interval(digits: &str) -> Option<u32> {
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let significant = digits.trim_start_matches('0');
+    if significant.is_empty() || significant.len() > 3 {
+        return None;
+    }
+    significant
+        .parse()
+        .ok()
+        .filter(|n| (1..=MAX_RECURRENCE_INTERVAL).contains(n))
 }
 
 /// A reminder relative to the due date: `30m`, `1h`, `2d`, `1w` before it.
@@ -298,6 +323,10 @@ pub fn parse_relative_reminder(text: &str) -> Option<Duration> {
     let text = text.trim().to_ascii_lowercase();
     let split = text.find(|c: char| !c.is_ascii_digit())?;
     let (number, unit) = text.split_at(split);
+    let number = number.trim_start_matches('0');
+    if number.is_empty() || number.len() > 5 {
+        return None;
+    }
     let amount: i64 = number.parse().ok().filter(|n| *n > 0 && *n <= 10_000)?;
     match unit.trim() {
         "m" | "min" | "mins" | "minute" | "minutes" => Some(Duration::minutes(amount)),
@@ -426,6 +455,19 @@ mod tests {
             })
         );
         assert_eq!(Recurrence::from_rrule("FREQ=HOURLY"), None);
+        assert_eq!(
+            Recurrence::from_rrule("INTERVAL=2;FREQ=DAILY"),
+            None,
+            "FREQ comes first"
+        );
+        assert_eq!(Recurrence::from_rrule("FREQ=DAILY;COLOR=red"), None);
+        assert_eq!(
+            Recurrence::from_rrule("FREQ=MONTHLY;BYMONTHDAY=31;INTERVAL=006;COUNT=3"),
+            Some(Recurrence {
+                kind: RecurrenceKind::Monthly,
+                interval: 6
+            })
+        );
         assert_eq!(Recurrence::from_rrule("FREQ=DAILY;INTERVAL=0"), None);
     }
 

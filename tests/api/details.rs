@@ -147,16 +147,30 @@ async fn reminders_are_absolute_or_relative_to_the_due_date() {
         )
         .await;
     assert_eq!(absolute["reminder_at"], "2026-05-01T07:30:00.000000Z");
-    let resp = app
-        .send_json(
-            "alice",
-            Method::POST,
-            "/api/tasks",
-            json!({"title": "r", "reminder_time": "1w"}),
-        )
+    // Without a due date, a relative reminder counts from now ("remind me in 1w").
+    let before = chrono::Utc::now();
+    let undated = app
+        .create_task("alice", json!({"title": "r", "reminder_time": "1w"}))
         .await;
-    let body = assert_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
-    assert_eq!(body["errors"][0]["loc"], json!(["body", "reminder_time"]));
+    let at = chrono::DateTime::parse_from_rfc3339(undated["reminder_at"].as_str().unwrap()).unwrap();
+    assert!(
+        (at.to_utc() - (before + chrono::Duration::weeks(1)))
+            .num_seconds()
+            .abs()
+            < 60
+    );
+    for bad in [json!("soon"), json!("0h"), json!(5)] {
+        let resp = app
+            .send_json(
+                "alice",
+                Method::POST,
+                "/api/tasks",
+                json!({"title": "r", "reminder_time": bad}),
+            )
+            .await;
+        let body = assert_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+        assert_eq!(body["errors"][0]["loc"], json!(["body", "reminder_time"]), "{bad}");
+    }
 }
 
 #[tokio::test]
