@@ -197,7 +197,7 @@ class Database:
 
     def __init__(self, args, workdir, tag):
         self.args = args
-        self.name = f"todo_bench_{os.getpid()}_{tag}"
+        self.name = f"todo_bench_{os.getpid()}_{tag}".replace("-", "_")
         if args.backend == "postgres":
             psql(args.admin_url, f"CREATE DATABASE {self.name}")
             self.url = args.admin_url.rsplit("/", 1)[0] + "/" + self.name
