@@ -34,6 +34,8 @@ pub enum Command {
         #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..))]
         ttl_minutes: u32,
     },
+    /// Ask the running server's /health (on HOST:PORT); exit 0 when it answers 200, else 1
+    Healthcheck,
     /// Print the OpenAPI document (YAML, or JSON with --json)
     Spec {
         /// JSON instead of YAML
@@ -110,7 +112,7 @@ mod tests {
 
     #[test]
     fn every_command_has_help() {
-        for command in ["serve", "migrate", "token", "spec"] {
+        for command in ["serve", "migrate", "token", "spec", "healthcheck"] {
             let err = Cli::try_parse_from(["todo-api", command, "--help"]).unwrap_err();
             assert_eq!(err.kind(), clap::error::ErrorKind::DisplayHelp, "{command}");
             assert!(err.to_string().contains("Usage: todo-api"), "{command}");

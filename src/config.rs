@@ -202,6 +202,13 @@ impl Config {
     }
 }
 
+/// The address the server listens on (`HOST`, `PORT`), alone: what `todo-api healthcheck` needs,
+/// without the rest of the configuration having to be valid.
+pub fn listener_from_env() -> Result<(IpAddr, u16), ConfigError> {
+    let lookup = |name: &str| std::env::var(name).ok();
+    Vars(&lookup).listener()
+}
+
 /// The variables, read through the lookup: trimmed, empty ones unset.
 struct Vars<'a>(&'a dyn Fn(&str) -> Option<String>);
 

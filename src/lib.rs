@@ -18,6 +18,8 @@ pub mod cors;
 pub mod db;
 /// The one error type and JSON error body.
 pub mod error;
+/// `todo-api healthcheck`: the container's health probe.
+pub mod healthcheck;
 /// Prometheus metrics.
 pub mod metrics;
 /// Request ids, the access log, metrics recording and security headers.

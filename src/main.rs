@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use todo_api::cli::{Cli, Command};
-use todo_api::config::Config;
-use todo_api::{app, auth, startup, telemetry};
+use todo_api::config::{self, Config};
+use todo_api::{app, auth, healthcheck, startup, telemetry};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -23,6 +23,19 @@ async fn main() -> ExitCode {
     if let Command::Spec { json } = command {
         print!("{}", if json { app::openapi_json() } else { app::openapi_yaml() });
         return ExitCode::SUCCESS;
+    }
+
+    if let Command::Healthcheck = command {
+        return match config::listener_from_env()
+            .map_err(|err| err.to_string())
+            .and_then(|(host, port)| healthcheck::check(healthcheck::target(host, port)))
+        {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(problem) => {
+                eprintln!("unhealthy: {problem}");
+                ExitCode::FAILURE
+            }
+        };
     }
 
     let config = match Config::from_env() {
@@ -60,7 +73,7 @@ async fn main() -> ExitCode {
                     .to_owned(),
             ),
         },
-        Command::Spec { .. } => unreachable!("handled above"),
+        Command::Spec { .. } | Command::Healthcheck => unreachable!("handled above"),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -512,3 +512,44 @@ async fn running_out_of_file_descriptors_neither_spins_nor_stops_the_service() {
     drop(slow);
     drop(server);
 }
+
+/// Runs `todo-api healthcheck` against `port` on loopback; its exit status and stderr.
+fn healthcheck(port: &str) -> (bool, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_todo-api"))
+        .arg("healthcheck")
+        .env_clear()
+        .env("HOST", "0.0.0.0")
+        .env("PORT", port)
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_healthcheck_command_reports_the_server_and_its_absence() {
+    let (url, _pg, _file) = process_database().await;
+    let mut server = ServerProcess::start(&[("DATABASE_URL", &url), ("BETTER_AUTH_SECRET", SECRET)]);
+    let base = server.wait_until_listening(Duration::from_secs(20));
+    let port = base.rsplit(':').next().unwrap().to_owned();
+
+    let (healthy, stderr) = tokio::task::spawn_blocking(move || healthcheck(&port)).await.unwrap();
+    assert!(healthy, "{stderr}");
+
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (healthy, stderr) = tokio::task::spawn_blocking(move || healthcheck(&free.to_string()))
+        .await
+        .unwrap();
+    assert!(!healthy);
+    assert!(
+        stderr.starts_with("unhealthy: cannot connect to 127.0.0.1:"),
+        "{stderr}"
+    );
+    drop(server);
+}

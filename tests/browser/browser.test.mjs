@@ -114,7 +114,12 @@ test("/ sends a person to /docs, which loads with no outside network and lists e
   assert.equal(new URL(page.url()).pathname, "/docs");
   await page.waitForSelector(".opblock");
   const operations = await page.$$eval(".opblock-summary-path", (nodes) => nodes.length);
-  assert.equal(operations, 9, "7 task operations and 2 health operations");
+  const spec = await (await fetch(`${server.origin}/openapi.json`)).json();
+  const published = Object.values(spec.paths).reduce((sum, item) => sum + Object.keys(item).length, 0);
+  assert.equal(operations, published, "every published operation is listed");
+  assert.ok(published >= 22, `the task, per-user and health operations (${published})`);
+  const tags = await page.$$eval(".opblock-tag", (nodes) => nodes.map((node) => node.textContent));
+  assert.ok(tags.some((tag) => tag.includes("Tasks (per-user paths)")), `a tag of their own: ${tags}`);
   assert.deepEqual(outside, [], "every asset is served by the service");
   const title = await page.textContent(".info .title");
   assert.match(title, /Todo API/);
