@@ -41,6 +41,10 @@ fuzz backend="sqlite" seconds="90":
 bench backend="postgres" *args="":
     python3 bench/bench.py --backend {{backend}} {{args}}
 
+# Container test: build the image, run it on SQLite and PostgreSQL, drive it (needs podman: ../shared/container/setup.sh)
+container:
+    bash tests/container/run.sh
+
 # Browser tests: /docs and CORS in headless Chromium (needs chromium and `npm ci --prefix tests/browser`)
 browser:
     cargo build

@@ -134,21 +134,10 @@ impl Example for Task {
     }
 }
 
-/// A new task. Unknown fields are ignored.
-#[derive(Debug, Object)]
-#[oai(example)]
-pub struct NewTaskRequest {
-    /// Required; trimmed, then 1 to 200 characters; no NUL.
-    #[oai(validator(
-        pattern = r"^[\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\x00](?:[^\x00]{0,198}[^\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\x00])?[\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
-    ))]
-    pub title: String,
-    /// Optional, at most 1000 characters, no NUL; an empty string is stored as given, `null` means none.
-    #[oai(nullable, validator(max_length = 1000, pattern = r"^[^\x00]*$"))]
-    pub description: Option<String>,
-    /// Defaults to `false`.
-    #[oai(skip_serializing_if_is_none)]
-    pub completed: Option<bool>,
+/// The task details a create or an update may send, published once for both, in every dialect
+/// of `specs/api/fields.md`. Unknown fields are ignored.
+#[derive(Debug, Default, Object)]
+pub struct TaskDetailsRequest {
     /// `low`, `medium` (default; also `normal`), `high`, `urgent`, `critical` or `none`, in any
     /// case (returned as sent), or a number 1 to 4.
     #[oai(skip_serializing_if_is_none)]
@@ -184,7 +173,36 @@ pub struct NewTaskRequest {
     pub status: Option<Published<StatusSchema>>,
     /// The details as read, in every dialect above (not published).
     #[oai(skip)]
-    pub details: TaskDetailsInput,
+    pub read: TaskDetailsInput,
+}
+
+impl TaskDetailsRequest {
+    fn read(fields: &mut Fields<'_>) -> TaskDetailsRequest {
+        TaskDetailsRequest {
+            read: TaskDetailsInput::read(fields),
+            ..TaskDetailsRequest::default()
+        }
+    }
+}
+
+/// A new task. Unknown fields are ignored.
+#[derive(Debug, Object)]
+#[oai(example)]
+pub struct NewTaskRequest {
+    /// Required; trimmed, then 1 to 200 characters; no NUL.
+    #[oai(validator(
+        pattern = r"^[\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\x00](?:[^\x00]{0,198}[^\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\x00])?[\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+    ))]
+    pub title: String,
+    /// Optional, at most 1000 characters, no NUL; an empty string is stored as given, `null` means none.
+    #[oai(nullable, validator(max_length = 1000, pattern = r"^[^\x00]*$"))]
+    pub description: Option<String>,
+    /// Defaults to `false`.
+    #[oai(skip_serializing_if_is_none)]
+    pub completed: Option<bool>,
+    /// Priority, tags, due date, recurrence, reminder and the completion aliases.
+    #[oai(flatten)]
+    pub details: TaskDetailsRequest,
 }
 
 impl Example for NewTaskRequest {
@@ -193,16 +211,14 @@ impl Example for NewTaskRequest {
             title: "Buy milk".into(),
             description: Some("2 litres, semi-skimmed".into()),
             completed: None,
-            priority: Some(Published::new(json!("high"))),
-            tags: Some(Published::new(json!(["shopping"]))),
-            due_date: Some(Published::new(json!("2026-01-19"))),
-            is_recurring: None,
-            recurrence_type: Some(Published::new(json!("weekly"))),
-            recurrence_interval: None,
-            reminder_at: None,
-            reminder_time: Some(Published::new(json!("1h"))),
-            status: None,
-            details: TaskDetailsInput::default(),
+            details: TaskDetailsRequest {
+                priority: Some(Published::new(json!("high"))),
+                tags: Some(Published::new(json!(["shopping"]))),
+                due_date: Some(Published::new(json!("2026-01-19"))),
+                recurrence_type: Some(Published::new(json!("weekly"))),
+                reminder_time: Some(Published::new(json!("1h"))),
+                ..TaskDetailsRequest::default()
+            },
         }
     }
 }
@@ -211,7 +227,7 @@ impl NewTaskRequest {
     /// The task to create, at `now` (a relative reminder on a task without a due date counts
     /// from it).
     pub fn into_new_task(self, now: DateTime<Utc>) -> tasks::NewTask {
-        let details = self.details;
+        let details = self.details.read;
         let due = details.due.flatten();
         let rule = match (details.is_recurring, details.recurrence.flatten()) {
             // Recurring without a rule of its own repeats daily.
@@ -253,42 +269,9 @@ pub struct TaskUpdateRequest {
     pub description: MaybeUndefined<String>,
     #[oai(skip_serializing_if_is_none)]
     pub completed: Option<bool>,
-    /// `low`, `medium` (default; also `normal`), `high`, `urgent`, `critical` or `none`, in any
-    /// case (returned as sent), or a number 1 to 4.
-    #[oai(skip_serializing_if_is_none)]
-    pub priority: Option<Published<PrioritySchema>>,
-    /// An array of strings, an array of `{"name": …}` objects, or a comma-separated string; at
-    /// most 20 tags of at most 50 characters.
-    #[oai(skip_serializing_if_is_none)]
-    pub tags: Option<Published<TagsSchema>>,
-    /// A date (`2026-03-01`) or a date-time (`2026-03-01T09:00:00Z`; without an offset it is
-    /// UTC); `""` or `null` for none. Also accepted as `dueDate` or `due_at`.
-    #[oai(skip_serializing_if_is_none)]
-    pub due_date: Option<Published<DueSchema>>,
-    /// Whether completing the task creates its next occurrence. Implied by `recurrence_type`.
-    #[oai(nullable, skip_serializing_if_is_none)]
-    pub is_recurring: Option<bool>,
-    /// `daily`, `weekly`, `monthly`, `yearly` or `none`, or an RRULE (`FREQ=WEEKLY;INTERVAL=2`).
-    /// Also accepted as `recurrence_pattern` or `recurrence_rule`.
-    #[oai(skip_serializing_if_is_none)]
-    pub recurrence_type: Option<Published<RecurrenceSchema>>,
-    /// Every how many days, weeks, months or years (1 to 999; default 1). Also `recurring_interval`.
-    #[oai(skip_serializing_if_is_none)]
-    pub recurrence_interval: Option<Published<IntervalSchema>>,
-    /// When to remind, a date-time; `null` for none.
-    #[oai(skip_serializing_if_is_none)]
-    pub reminder_at: Option<Published<ReminderAtSchema>>,
-    /// A date-time, or a time before the due date: `30m`, `1h`, `2d`, `1w` (on a task without a
-    /// due date: from now).
-    #[oai(skip_serializing_if_is_none)]
-    pub reminder_time: Option<Published<ReminderTimeSchema>>,
-    /// An alias of `completed`: `completed`/`done` or `pending`/`incomplete` (any case).
-    /// `is_completed` and `is_complete` are understood too; `completed` wins.
-    #[oai(skip_serializing_if_is_none)]
-    pub status: Option<Published<StatusSchema>>,
-    /// The details as read, in every dialect above (not published).
-    #[oai(skip)]
-    pub details: TaskDetailsInput,
+    /// Priority, tags, due date, recurrence, reminder and the completion aliases.
+    #[oai(flatten)]
+    pub details: TaskDetailsRequest,
 }
 
 impl Example for TaskUpdateRequest {
@@ -297,16 +280,10 @@ impl Example for TaskUpdateRequest {
             title: Some("Buy oat milk".into()),
             description: MaybeUndefined::Undefined,
             completed: Some(true),
-            priority: Some(Published::new(json!("urgent"))),
-            tags: None,
-            due_date: None,
-            is_recurring: None,
-            recurrence_type: None,
-            recurrence_interval: None,
-            reminder_at: None,
-            reminder_time: None,
-            status: None,
-            details: TaskDetailsInput::default(),
+            details: TaskDetailsRequest {
+                priority: Some(Published::new(json!("urgent"))),
+                ..TaskDetailsRequest::default()
+            },
         }
     }
 }
@@ -315,7 +292,7 @@ impl TaskUpdateRequest {
     /// The changes this update asks for, at `now`. `stored_due` is the task's due date, read
     /// only when a reminder relative to it is sent without a new due date.
     pub fn into_changes(self, stored_due: Option<Due>, now: DateTime<Utc>) -> tasks::TaskChanges {
-        let details = self.details;
+        let details = self.details.read;
         let due_for_reminder = details.due.unwrap_or(stored_due);
         tasks::TaskChanges {
             title: self.title,
@@ -338,7 +315,7 @@ impl TaskUpdateRequest {
 
     /// Whether the update sends a reminder relative to a due date it does not send.
     pub fn needs_stored_due(&self) -> bool {
-        matches!(self.details.reminder, Some(ReminderInput::BeforeDue(_))) && self.details.due.is_none()
+        matches!(self.details.read.reminder, Some(ReminderInput::BeforeDue(_))) && self.details.read.due.is_none()
     }
 }
 
@@ -484,20 +461,11 @@ impl FromJsonObject for NewTaskRequest {
             }
             Field::Absent | Field::Invalid => None,
         };
-        let details = TaskDetailsInput::read(fields);
+        let details = TaskDetailsRequest::read(fields);
         Some(NewTaskRequest {
             title: title?,
             description,
             completed,
-            priority: None,
-            tags: None,
-            due_date: None,
-            is_recurring: None,
-            recurrence_type: None,
-            recurrence_interval: None,
-            reminder_at: None,
-            reminder_time: None,
-            status: None,
             details,
         })
     }
@@ -532,20 +500,11 @@ impl FromJsonObject for TaskUpdateRequest {
             }
             Field::Absent | Field::Invalid => None,
         };
-        let details = TaskDetailsInput::read(fields);
+        let details = TaskDetailsRequest::read(fields);
         Some(TaskUpdateRequest {
             title,
             description,
             completed,
-            priority: None,
-            tags: None,
-            due_date: None,
-            is_recurring: None,
-            recurrence_type: None,
-            recurrence_interval: None,
-            reminder_at: None,
-            reminder_time: None,
-            status: None,
             details,
         })
     }
