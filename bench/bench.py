@@ -301,6 +301,9 @@ def main():
     args = parser.parse_args()
     if args.smoke:
         args.seconds, args.warmup, args.runs = 2, 1, 1
+    # The servers run in a temporary directory: binaries are named by absolute path.
+    args.binary = os.path.abspath(args.binary)
+    args.baseline = os.path.abspath(args.baseline) if args.baseline else None
 
     ensure_tools(args.backend)
     if args.binary == BIN:

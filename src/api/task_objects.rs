@@ -72,6 +72,12 @@ pub struct Task {
 
 impl From<entity::Model> for Task {
     fn from(task: entity::Model) -> Self {
+        entity::TaskRow::from(task).into()
+    }
+}
+
+impl From<entity::TaskRow> for Task {
+    fn from(task: entity::TaskRow) -> Self {
         let due = task.due_at.map(|at| Due::from_stored(at, task.due_date_only));
         let rule = task
             .recurrence_type

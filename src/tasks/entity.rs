@@ -49,3 +49,51 @@ pub struct Model {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// A task as answered: every column but the search and filter helpers (`*_folded`,
+/// `priority_rank`), which reads never need to decode.
+#[derive(Clone, Debug, PartialEq, Eq, DerivePartialModel)]
+#[sea_orm(entity = "Entity")]
+pub struct TaskRow {
+    pub id: i64,
+    pub user_id: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub completed: bool,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    pub priority: String,
+    pub tags: String,
+    pub due_at: Option<DateTimeUtc>,
+    pub due_date_only: bool,
+    pub is_recurring: bool,
+    pub recurrence_type: Option<String>,
+    pub recurrence_interval: i32,
+    pub parent_task_id: Option<i64>,
+    pub reminder_at: Option<DateTimeUtc>,
+    pub completed_at: Option<DateTimeUtc>,
+}
+
+impl From<Model> for TaskRow {
+    fn from(task: Model) -> Self {
+        TaskRow {
+            id: task.id,
+            user_id: task.user_id,
+            title: task.title,
+            description: task.description,
+            completed: task.completed,
+            created_at: task.created_at,
+            updated_at: task.updated_at,
+            priority: task.priority,
+            tags: task.tags,
+            due_at: task.due_at,
+            due_date_only: task.due_date_only,
+            is_recurring: task.is_recurring,
+            recurrence_type: task.recurrence_type,
+            recurrence_interval: task.recurrence_interval,
+            parent_task_id: task.parent_task_id,
+            reminder_at: task.reminder_at,
+            completed_at: task.completed_at,
+        }
+    }
+}

@@ -14,7 +14,7 @@ use sea_orm::{
 };
 
 use super::details::{Due, Priority, PriorityRank, Recurrence, RecurrenceKind, TAG_SEPARATOR, tags_for_matching};
-use super::entity::{ActiveModel, Column, Entity as Tasks, Model as Task};
+use super::entity::{ActiveModel, Column, Entity as Tasks, Model as Task, TaskRow};
 use crate::auth::AuthUser;
 
 /// Columns the list can be sorted by.
@@ -173,7 +173,7 @@ pub async fn list_tasks(
     db: &impl ConnectionTrait,
     owner: &AuthUser,
     query: &TaskListQuery,
-) -> Result<Vec<Task>, DbErr> {
+) -> Result<Vec<TaskRow>, DbErr> {
     let mut select = Tasks::find().filter(Column::UserId.eq(owner.id()));
     if let Some(completed) = query.completed {
         select = select.filter(Column::Completed.eq(completed));
@@ -232,14 +232,15 @@ pub async fn list_tasks(
             .limit(query.limit.unwrap_or(i64::MAX as u64))
             .offset(query.offset);
     }
-    select.all(db).await
+    select.into_partial_model::<TaskRow>().all(db).await
 }
 
 #[tracing::instrument(skip(db, owner), fields(user_id = owner.id()))]
-pub async fn find_task(db: &impl ConnectionTrait, owner: &AuthUser, id: i64) -> Result<Option<Task>, DbErr> {
+pub async fn find_task(db: &impl ConnectionTrait, owner: &AuthUser, id: i64) -> Result<Option<TaskRow>, DbErr> {
     Tasks::find()
         .filter(Column::Id.eq(id))
         .filter(Column::UserId.eq(owner.id()))
+        .into_partial_model::<TaskRow>()
         .one(db)
         .await
 }
@@ -392,6 +393,10 @@ pub async fn set_completion(
 /// creates the next occurrence — atomically. Concurrent completions of one task are serialised
 /// by the row lock of the `UPDATE`: only the first sees the false→true transition. A task whose
 /// next occurrence exists already (completed, reopened, completed again) spawns no second one.
+///
+/// Most tasks do not recur: for them the change is one statement, as any other update — it only
+/// applies when the row is not recurring, so a recurring task (or a missing one) falls through to
+/// the transaction.
 async fn complete_in_transaction(
     db: &DatabaseConnection,
     owner: &AuthUser,
@@ -399,6 +404,10 @@ async fn complete_in_transaction(
     update: UpdateMany<Tasks>,
     now: DateTime<Utc>,
 ) -> Result<Option<Task>, DbErr> {
+    let plain = update.clone().filter(Column::IsRecurring.eq(false));
+    if let Some(task) = update_owned_task(db, owner, id, plain).await? {
+        return Ok(Some(task));
+    }
     let transaction = db.begin().await?;
     let Some(task) = update_owned_task(&transaction, owner, id, update).await? else {
         return Ok(None);
