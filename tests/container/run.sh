@@ -25,7 +25,7 @@ PASSED=0
 FAILED=0
 
 cleanup() {
-    "$ENGINE" rm -f "$NAME" "$NAME-pg" >/dev/null 2>&1 || true
+    for container in "$NAME" "$NAME-pg"; do "$ENGINE" rm -f "$container" >/dev/null 2>&1 || true; done
     "$ENGINE" volume rm -f "$VOLUME" >/dev/null 2>&1 || true
     psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 || true
     [ -n "${CONTEXT:-}" ] && rm -rf "$CONTEXT"
