@@ -70,6 +70,8 @@ impl JwksStatus {
 #[derive(Default)]
 struct RefreshState {
     last_attempt: Option<Instant>,
+    /// Whether the last fetch was made for a token with an unknown `kid` (else: scheduled).
+    last_for_unknown_kid: bool,
 }
 
 pub struct JwksVerifier {
@@ -136,7 +138,7 @@ impl JwksVerifier {
 
         let mut keys = self.cached();
         if keys.as_ref().is_none_or(|set| !set.keys.contains_key(kid)) {
-            self.refresh().await;
+            self.refresh_for(kid).await;
             keys = self.cached();
         }
         let keys = keys.ok_or(AuthFailure::Unavailable)?;
@@ -159,7 +161,12 @@ impl JwksVerifier {
         {
             return;
         }
+        self.fetch_now(&mut state, false).await;
+    }
+
+    async fn fetch_now(&self, state: &mut RefreshState, for_unknown_kid: bool) {
         state.last_attempt = Some(Instant::now());
+        state.last_for_unknown_kid = for_unknown_kid;
         match self.fetch().await {
             Ok(keys) => {
                 tracing::info!(url = %self.settings.url, keys = keys.keys.len(), "fetched the Better Auth key set");
@@ -171,6 +178,29 @@ impl JwksVerifier {
                 self.last_fetch_failed.store(true, Ordering::Release);
             }
         }
+    }
+
+    /// Fetches the key set for a token whose `kid` is not cached: a key Better Auth has just
+    /// created or rotated in. At most one such fetch runs per `JWKS_MIN_REFRESH_SECONDS`, so a
+    /// flood of unknown `kid`s cannot hammer Better Auth. When the fetch within the interval was
+    /// a scheduled one (the first one at start-up, say, made before Better Auth had created its
+    /// first key), the token waits for the interval to pass instead of being refused: a refusal is
+    /// a 401, which logs the user out.
+    async fn refresh_for(&self, kid: &str) {
+        let mut state = self.refresh.lock().await;
+        if self.cached().is_some_and(|set| set.keys.contains_key(kid)) {
+            return;
+        }
+        if let Some(last) = state.last_attempt {
+            let open_at = last + self.settings.min_refresh_interval;
+            if Instant::now() < open_at {
+                if state.last_for_unknown_kid {
+                    return;
+                }
+                tokio::time::sleep_until(open_at.into()).await;
+            }
+        }
+        self.fetch_now(&mut state, true).await;
     }
 
     /// Refreshes the key set now and then every `JWKS_REFRESH_SECONDS`, for ever.
