@@ -106,7 +106,7 @@ fn parse_object<T: FromJsonObject>(bytes: &[u8]) -> Result<T, ApiError> {
     }
 }
 
-/// Reads the body, or `None` when there is none. A declared non-JSON type is a 415; no
+/// Reads the body, or `None` when there is none (or it is empty). A declared non-JSON type is a 415; no
 /// `Content-Type` at all is read as JSON (what `fetch` with a string body and curl users expect).
 async fn read_body(request: &Request, body: &mut RequestBody) -> Result<Option<Vec<u8>>, ApiError> {
     let bytes = body
@@ -115,7 +115,8 @@ async fn read_body(request: &Request, body: &mut RequestBody) -> Result<Option<V
         .into_vec()
         .await
         .map_err(|err| ApiError::from_framework(err.into()))?;
-    if bytes.iter().all(u8::is_ascii_whitespace) {
+    // Only a truly empty body is "no body": white space alone is not a JSON document.
+    if bytes.is_empty() {
         return Ok(None);
     }
     match request.content_type() {

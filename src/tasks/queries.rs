@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use migration::search_fold::fold;
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, LikeExpr, SimpleExpr};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, Order,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait, UpdateMany,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
+    EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, TransactionTrait, UpdateMany,
 };
 
 use super::details::{Due, Priority, PriorityRank, Recurrence, RecurrenceKind, TAG_SEPARATOR, tags_for_matching};
@@ -409,7 +409,35 @@ async fn complete_in_transaction(
         return Ok(Some(task));
     }
     let transaction = db.begin().await?;
-    let Some(task) = update_owned_task(&transaction, owner, id, update).await? else {
+    // Ended explicitly on every path, rather than by dropping it: a connection must never go back
+    // to the pool inside a transaction.
+    match complete_and_spawn(&transaction, owner, id, update, now).await {
+        Ok(Some(task)) => {
+            transaction.commit().await?;
+            Ok(Some(task))
+        }
+        Ok(None) => {
+            transaction.rollback().await?;
+            Ok(None)
+        }
+        Err(err) => {
+            if let Err(rollback) = transaction.rollback().await {
+                tracing::warn!(error = %rollback, "rolling back after a failed completion");
+            }
+            Err(err)
+        }
+    }
+}
+
+/// The statements of [`complete_in_transaction`], inside its transaction.
+async fn complete_and_spawn(
+    transaction: &DatabaseTransaction,
+    owner: &AuthUser,
+    id: i64,
+    update: UpdateMany<Tasks>,
+    now: DateTime<Utc>,
+) -> Result<Option<Task>, DbErr> {
+    let Some(task) = update_owned_task(transaction, owner, id, update).await? else {
         return Ok(None);
     };
     let just_completed = task.completed && task.completed_at == Some(now);
@@ -420,14 +448,13 @@ async fn complete_in_transaction(
             .filter(Column::UserId.eq(owner.id()))
             .filter(Column::ParentTaskId.eq(task.id))
             .into_tuple::<i64>()
-            .one(&transaction)
+            .one(transaction)
             .await?
             .is_some();
         if !spawned_before {
-            create_next_occurrence(&transaction, &task, now).await?;
+            create_next_occurrence(transaction, &task, now).await?;
         }
     }
-    transaction.commit().await?;
     Ok(Some(task))
 }
 

@@ -53,6 +53,16 @@ async fn an_empty_body_with_a_json_content_type_toggles() {
 }
 
 #[tokio::test]
+async fn a_body_of_white_space_alone_is_not_json_and_changes_nothing() {
+    let app = spawn_app().await;
+    let id = app.create_titled("alice", "t").await;
+    let resp = complete(&app, id, Some(("application/json", "\r\n "))).await;
+    assert_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    let task = json_with_status(app.get_task("alice", id).await, StatusCode::OK).await;
+    assert_eq!(task["completed"], false);
+}
+
+#[tokio::test]
 async fn an_empty_object_toggles() {
     let app = spawn_app().await;
     let id = app.create_titled("alice", "t").await;
