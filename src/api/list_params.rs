@@ -226,13 +226,12 @@ pub fn list_query(raw: &str, now: DateTime<Utc>) -> TaskListQuery {
     {
         query.due_windows.push(window);
     }
-    let overdue = pairs.first(&["overdue", "overdue_only"]).is_some_and(is_true);
-    match pairs
+    let due_filter = pairs
         .first(&["due_date_filter", "due_filter"])
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
-        Some("overdue") => query.due_windows.push(overdue_window(today, now, tz)),
+        .map(str::to_ascii_lowercase);
+    let overdue =
+        pairs.first(&["overdue", "overdue_only"]).is_some_and(is_true) || due_filter.as_deref() == Some("overdue");
+    match due_filter.as_deref() {
         Some("today") => query.due_windows.push(days(today, today + Duration::days(1), tz)),
         Some("this_week" | "week") => {
             let monday = today - Duration::days(today.weekday().num_days_from_monday().into());
@@ -246,13 +245,7 @@ pub fn list_query(raw: &str, now: DateTime<Utc>) -> TaskListQuery {
         _ => {}
     }
     if overdue {
-        query.due_windows.push(overdue_window(today, now, tz));
-    }
-    if overdue
-        || pairs
-            .first(&["due_date_filter", "due_filter"])
-            .is_some_and(|v| v.eq_ignore_ascii_case("overdue"))
-    {
+        query.due_windows.push(overdue_window(today, now));
         // Overdue means not done yet.
         query.completed = Some(false);
     }
@@ -294,7 +287,7 @@ pub fn list_query(raw: &str, now: DateTime<Utc>) -> TaskListQuery {
 }
 
 /// Due before today (a date) or before now (an instant).
-fn overdue_window(today: NaiveDate, now: DateTime<Utc>, _tz: Tz) -> DueWindow {
+fn overdue_window(today: NaiveDate, now: DateTime<Utc>) -> DueWindow {
     DueWindow {
         dates: (None, Some(utc_midnight(today))),
         instants: (None, Some(now)),

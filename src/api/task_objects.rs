@@ -79,14 +79,7 @@ impl From<entity::Model> for Task {
 impl From<entity::TaskRow> for Task {
     fn from(task: entity::TaskRow) -> Self {
         let due = task.due_at.map(|at| Due::from_stored(at, task.due_date_only));
-        let rule = task
-            .recurrence_type
-            .as_deref()
-            .and_then(RecurrenceKind::from_word)
-            .map(|kind| Recurrence {
-                kind,
-                interval: u32::try_from(task.recurrence_interval).unwrap_or(1).max(1),
-            });
+        let rule = Recurrence::from_stored(task.recurrence_type.as_deref(), task.recurrence_interval);
         let next_run_at = match (task.is_recurring, rule, due) {
             (true, Some(rule), Some(due)) => due.advanced(rule).map(Due::to_wire),
             _ => None,

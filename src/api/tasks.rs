@@ -166,7 +166,7 @@ pub enum DeleteTaskResponse {
 }
 error_variants!(DeleteTaskResponse { 404 => NotFound });
 
-/// The operations both path styles share; `base` is the collection's path, for `Location`.
+/// The operations both path styles share.
 struct TaskOperations<'a> {
     db: &'a DatabaseConnection,
 }
@@ -289,6 +289,18 @@ fn same_user<R: FromApiError>(auth: &BearerAuth, user_id: &str) -> Result<(), R>
 
 const TASKS: &str = "/api/tasks";
 
+impl TasksApi {
+    fn operations(&self) -> TaskOperations<'_> {
+        TaskOperations { db: &self.db }
+    }
+}
+
+impl UserTasksApi {
+    fn operations(&self) -> TaskOperations<'_> {
+        TaskOperations { db: &self.db }
+    }
+}
+
 #[OpenApi(tag = "ApiTags::Tasks")]
 impl TasksApi {
     /// List your tasks
@@ -337,7 +349,7 @@ impl TasksApi {
         /// Page number from 1, of `limit` tasks; overrides `offset`.
         page: Query<Lenient>,
     ) -> ListTasksResponse {
-        TaskOperations { db: &self.db }.list(auth.user(), request).await
+        self.operations().list(auth.user(), request).await
     }
 
     /// Create a task
@@ -346,9 +358,7 @@ impl TasksApi {
     /// fields. Every field's accepted spellings are in `specs/api/fields.md`.
     #[oai(path = "/api/tasks", method = "post", operation_id = "create_task")]
     async fn create_task(&self, auth: BearerAuth, body: JsonBody<NewTaskRequest>) -> CreateTaskResponse {
-        TaskOperations { db: &self.db }
-            .create(auth.user(), TASKS, body.into_inner())
-            .await
+        self.operations().create(auth.user(), TASKS, body.into_inner()).await
     }
 
     /// Get one of your tasks
@@ -359,7 +369,7 @@ impl TasksApi {
         /// The task id.
         id: Path<i64>,
     ) -> TaskResponse {
-        TaskOperations { db: &self.db }.get(auth.user(), id.0).await
+        self.operations().get(auth.user(), id.0).await
     }
 
     /// Update a task
@@ -374,9 +384,7 @@ impl TasksApi {
         id: Path<i64>,
         body: JsonBody<TaskUpdateRequest>,
     ) -> TaskChangeResponse {
-        TaskOperations { db: &self.db }
-            .update(auth.user(), id.0, body.into_inner())
-            .await
+        self.operations().update(auth.user(), id.0, body.into_inner()).await
     }
 
     /// Update a task (PATCH)
@@ -390,9 +398,7 @@ impl TasksApi {
         id: Path<i64>,
         body: JsonBody<TaskUpdateRequest>,
     ) -> TaskChangeResponse {
-        TaskOperations { db: &self.db }
-            .update(auth.user(), id.0, body.into_inner())
-            .await
+        self.operations().update(auth.user(), id.0, body.into_inner()).await
     }
 
     /// Complete, reopen or toggle a task
@@ -408,7 +414,7 @@ impl TasksApi {
         id: Path<i64>,
         body: OptionalJsonBody<CompletionRequest>,
     ) -> TaskChangeResponse {
-        TaskOperations { db: &self.db }
+        self.operations()
             .set_completion(auth.user(), id.0, completion_change(body.into_option()))
             .await
     }
@@ -423,7 +429,7 @@ impl TasksApi {
         /// The task id.
         id: Path<i64>,
     ) -> TaskResponse {
-        TaskOperations { db: &self.db }
+        self.operations()
             .set_completion(auth.user(), id.0, CompletionChange::Toggle)
             .await
     }
@@ -438,7 +444,7 @@ impl TasksApi {
         /// The task id.
         id: Path<i64>,
     ) -> TaskResponse {
-        TaskOperations { db: &self.db }
+        self.operations()
             .set_completion(auth.user(), id.0, CompletionChange::Toggle)
             .await
     }
@@ -456,7 +462,7 @@ impl TasksApi {
         body: JsonBody<StatusRequest>,
     ) -> TaskChangeResponse {
         let completed = body.into_inner().completed;
-        TaskOperations { db: &self.db }
+        self.operations()
             .set_completion(auth.user(), id.0, CompletionChange::Set(completed))
             .await
     }
@@ -469,7 +475,7 @@ impl TasksApi {
         /// The task id.
         id: Path<i64>,
     ) -> DeleteTaskResponse {
-        TaskOperations { db: &self.db }.delete(auth.user(), id.0).await
+        self.operations().delete(auth.user(), id.0).await
     }
 }
 
@@ -522,7 +528,7 @@ impl UserTasksApi {
         if let Err(refused) = same_user(&auth, &user_id.0) {
             return refused;
         }
-        TaskOperations { db: &self.db }.list(auth.user(), request).await
+        self.operations().list(auth.user(), request).await
     }
 
     /// Create a task (per-user path)
@@ -538,9 +544,7 @@ impl UserTasksApi {
             return refused;
         }
         let base = format!("/api/{}/tasks", user_id.0);
-        TaskOperations { db: &self.db }
-            .create(auth.user(), &base, body.into_inner())
-            .await
+        self.operations().create(auth.user(), &base, body.into_inner()).await
     }
 
     /// Get one of your tasks (per-user path)
@@ -556,7 +560,7 @@ impl UserTasksApi {
         if let Err(refused) = same_user(&auth, &user_id.0) {
             return refused;
         }
-        TaskOperations { db: &self.db }.get(auth.user(), id.0).await
+        self.operations().get(auth.user(), id.0).await
     }
 
     /// Update a task (per-user path)
@@ -573,9 +577,7 @@ impl UserTasksApi {
         if let Err(refused) = same_user(&auth, &user_id.0) {
             return refused;
         }
-        TaskOperations { db: &self.db }
-            .update(auth.user(), id.0, body.into_inner())
-            .await
+        self.operations().update(auth.user(), id.0, body.into_inner()).await
     }
 
     /// Update a task with PATCH (per-user path)
@@ -592,9 +594,7 @@ impl UserTasksApi {
         if let Err(refused) = same_user(&auth, &user_id.0) {
             return refused;
         }
-        TaskOperations { db: &self.db }
-            .update(auth.user(), id.0, body.into_inner())
-            .await
+        self.operations().update(auth.user(), id.0, body.into_inner()).await
     }
 
     /// Complete, reopen or toggle a task (per-user path)
@@ -615,7 +615,7 @@ impl UserTasksApi {
         if let Err(refused) = same_user(&auth, &user_id.0) {
             return refused;
         }
-        TaskOperations { db: &self.db }
+        self.operations()
             .set_completion(auth.user(), id.0, completion_change(body.into_option()))
             .await
     }
@@ -637,7 +637,7 @@ impl UserTasksApi {
         if let Err(refused) = same_user(&auth, &user_id.0) {
             return refused;
         }
-        TaskOperations { db: &self.db }
+        self.operations()
             .set_completion(auth.user(), id.0, CompletionChange::Toggle)
             .await
     }
@@ -659,7 +659,7 @@ impl UserTasksApi {
         if let Err(refused) = same_user(&auth, &user_id.0) {
             return refused;
         }
-        TaskOperations { db: &self.db }
+        self.operations()
             .set_completion(auth.user(), id.0, CompletionChange::Toggle)
             .await
     }
@@ -683,7 +683,7 @@ impl UserTasksApi {
             return refused;
         }
         let completed = body.into_inner().completed;
-        TaskOperations { db: &self.db }
+        self.operations()
             .set_completion(auth.user(), id.0, CompletionChange::Set(completed))
             .await
     }
@@ -705,6 +705,6 @@ impl UserTasksApi {
         if let Err(refused) = same_user(&auth, &user_id.0) {
             return refused;
         }
-        TaskOperations { db: &self.db }.delete(auth.user(), id.0).await
+        self.operations().delete(auth.user(), id.0).await
     }
 }

@@ -271,6 +271,19 @@ impl Recurrence {
         }
     }
 
+    /// The rule kept in `recurrence_type` and `recurrence_interval`; `None` without a type.
+    pub fn from_stored(kind: Option<&str>, interval: i32) -> Option<Recurrence> {
+        Some(Recurrence {
+            kind: RecurrenceKind::from_word(kind?)?,
+            interval: Self::stored_interval(interval),
+        })
+    }
+
+    /// A stored interval, read as 1 when it is not a positive number.
+    pub fn stored_interval(interval: i32) -> u32 {
+        u32::try_from(interval).unwrap_or(1).max(1)
+    }
+
     pub fn advance_date(self, date: NaiveDate) -> Option<NaiveDate> {
         self.advance(date.and_time(NaiveTime::MIN).and_utc())
             .map(|at| at.date_naive())

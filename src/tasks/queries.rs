@@ -461,14 +461,12 @@ async fn complete_and_spawn(
 /// The next occurrence of a completed recurring task: a copy of its content and rule, due one
 /// step after its due date (or after now), the reminder moved by the same amount.
 async fn create_next_occurrence(db: &impl ConnectionTrait, task: &Task, now: DateTime<Utc>) -> Result<(), DbErr> {
-    let rule = Recurrence {
-        kind: task
-            .recurrence_type
-            .as_deref()
-            .and_then(RecurrenceKind::from_word)
-            .unwrap_or(RecurrenceKind::Daily),
-        interval: Ord::max(u32::try_from(task.recurrence_interval).unwrap_or(1), 1),
-    };
+    // A recurring task always has a type (`daily` when none was sent); the fallback is the same.
+    let rule =
+        Recurrence::from_stored(task.recurrence_type.as_deref(), task.recurrence_interval).unwrap_or(Recurrence {
+            kind: RecurrenceKind::Daily,
+            interval: Recurrence::stored_interval(task.recurrence_interval),
+        });
     let due = task
         .due_at
         .map(|at| Due::from_stored(at, task.due_date_only))
