@@ -10,6 +10,7 @@ use crate::api::{ApiService, openapi_service};
 use crate::auth::TokenVerifier;
 use crate::config::Config;
 use crate::cors::Cors;
+use crate::drain::Drain;
 use crate::error::{ApiError, render_error};
 use crate::metrics::{Metrics, metrics_endpoint};
 use crate::request_context::Observe;
@@ -17,15 +18,17 @@ use crate::request_limits::{limit_body, limit_headers, time_limit};
 
 /// The whole service: the API, `/docs` (Swagger UI), `/openapi.json`, `/openapi.yaml`, `/metrics`
 /// (unless `METRICS_ADDR` moves it to a listener of its own), and the layers every request goes
-/// through, outermost first: request id + access log + metrics + security headers, CORS,
+/// through, outermost first: request id + access log + metrics + security headers,
+/// `Connection: close` while draining, CORS,
 /// trailing slashes, header limit, timeout, JSON errors, panic catcher, body limit.
 pub fn build_app(
     db: DatabaseConnection,
     config: &Config,
     verifier: Arc<TokenVerifier>,
     metrics: Arc<Metrics>,
+    drain: Drain,
 ) -> impl Endpoint + 'static {
-    let api = openapi_service(db.clone(), verifier.clone());
+    let api = openapi_service(db.clone(), verifier.clone(), drain.clone());
     let request_timeout = config.request_timeout;
 
     let mut routes = Route::new()
@@ -53,6 +56,7 @@ pub fn build_app(
         // drop the `Authorization` header in some clients and costs a round trip).
         .with(NormalizePath::new(TrailingSlash::Trim))
         .with(Cors::new(config.cors_origins.clone()))
+        .with(drain)
         .with(Observe::new(metrics))
 }
 
@@ -74,5 +78,9 @@ pub fn openapi_json() -> String {
 }
 
 fn spec_service() -> ApiService {
-    openapi_service(DatabaseConnection::default(), Arc::new(TokenVerifier::disabled()))
+    openapi_service(
+        DatabaseConnection::default(),
+        Arc::new(TokenVerifier::disabled()),
+        Drain::default(),
+    )
 }

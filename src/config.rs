@@ -144,6 +144,9 @@ pub struct Config {
     pub request_timeout: Duration,
     /// How long in-flight requests may take to finish after SIGTERM / Ctrl-C.
     pub shutdown_grace: Duration,
+    /// After SIGTERM, how long the service keeps serving while `/health` fails and responses
+    /// close their connections, so a load balancer takes it out of rotation first.
+    pub shutdown_drain: Duration,
     /// Where `/metrics` is served; `None` serves it on the main address.
     pub metrics_addr: Option<SocketAddr>,
     /// A connection whose request headers have not all arrived this long after they began (or
@@ -191,6 +194,7 @@ impl Config {
             log_format: vars.log_format()?,
             request_timeout: vars.seconds("REQUEST_TIMEOUT_SECONDS", 15)?,
             shutdown_grace: vars.seconds("SHUTDOWN_GRACE_SECONDS", 10)?,
+            shutdown_drain: vars.seconds("SHUTDOWN_DRAIN_SECONDS", 0)?,
             metrics_addr: vars.metrics_addr()?,
             header_read_timeout: vars
                 .seconds("HEADER_READ_TIMEOUT_SECONDS", 10)?

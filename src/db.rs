@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use migration::{Migrator, MigratorTrait};
+use migration::{Migrator, MigratorTrait, citus};
 use sea_orm::sqlx::postgres::PgDatabaseError;
 use sea_orm::sqlx::sqlite::{SqliteError, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
@@ -186,7 +186,8 @@ fn without_channel_binding(url: &str) -> String {
 
 /// Applies pending migrations. On PostgreSQL they run inside one transaction that first takes an
 /// advisory lock, so instances starting together migrate one after the other: the later ones
-/// find nothing left to do. The transaction-scoped lock also works through PgBouncer.
+/// find nothing left to do. The transaction-scoped lock also works through PgBouncer. On a Citus
+/// coordinator the same transaction then distributes the tables by user (once).
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     match db.get_database_backend() {
         DbBackend::Postgres => {
@@ -194,7 +195,11 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
             transaction
                 .execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"))
                 .await?;
+            citus::prepare_migration(&transaction).await?;
             Migrator::up(&transaction, None).await?;
+            for table in citus::distribute(&transaction).await? {
+                tracing::info!(table, "distributed by user_id on Citus");
+            }
             transaction.commit().await
         }
         _ => Migrator::up(db, None).await,

@@ -16,6 +16,8 @@ pub mod connection_deadline;
 pub mod cors;
 /// The connection pool and migrations.
 pub mod db;
+/// Draining before shutdown: failing health checks and closing connections.
+pub mod drain;
 /// The one error type and JSON error body.
 pub mod error;
 /// `todo-api healthcheck`: the container's health probe.

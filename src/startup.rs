@@ -19,6 +19,7 @@ use crate::auth::{DEMO_USER_EMAIL, DEMO_USER_ID, TokenVerifier, mint_token};
 use crate::config::Config;
 use crate::connection_deadline::{ConnectionTimeouts, DeadlineAcceptor};
 use crate::db;
+use crate::drain::Drain;
 use crate::metrics::Metrics;
 
 /// Why the server could not start, or stopped serving.
@@ -68,6 +69,8 @@ pub struct Application {
     endpoint: poem::endpoint::BoxEndpoint<'static>,
     key_refresh: Option<JoinHandle<()>>,
     shutdown_grace: Duration,
+    drain: Drain,
+    shutdown_drain: Duration,
     development_token: Option<String>,
 }
 
@@ -89,7 +92,8 @@ impl Application {
         // The first fetch must not hold up the start: Better Auth may start after us.
         let key_refresh = verifier.spawn_key_refresh();
         let metrics = Arc::new(Metrics::default());
-        let endpoint = build_app(db.clone(), config, verifier, metrics.clone())
+        let drain = Drain::default();
+        let endpoint = build_app(db.clone(), config, verifier, metrics.clone(), drain.clone())
             .map_to_response()
             .boxed();
         let development_token = match &config.auth.secret {
@@ -114,6 +118,8 @@ impl Application {
             endpoint,
             key_refresh,
             shutdown_grace: config.shutdown_grace,
+            drain,
+            shutdown_drain: config.shutdown_drain,
             development_token,
         })
     }
@@ -133,9 +139,23 @@ impl Application {
         &self.db
     }
 
-    /// Serves until `shutdown` resolves; in-flight requests then get the shutdown grace to finish.
+    /// Serves until `shutdown` resolves, then drains for `SHUTDOWN_DRAIN_SECONDS` (still serving,
+    /// see [`Drain`]), then stops accepting; in-flight requests get the shutdown grace to finish.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
         let address = self.address;
+        let (drain, drain_for) = (self.drain.clone(), self.shutdown_drain);
+        let shutdown = async move {
+            shutdown.await;
+            if !drain_for.is_zero() {
+                drain.start();
+                tracing::info!(
+                    seconds = drain_for.as_secs_f64(),
+                    "draining: /health answers 503 and connections close after their response"
+                );
+                tokio::time::sleep(drain_for).await;
+            }
+            tracing::info!("no longer accepting connections; finishing in-flight requests");
+        };
         tracing::info!(address = %address, docs = %format!("http://{address}/docs"), "listening");
         if let Some(token) = &self.development_token {
             announce_development_mode(token, address);
@@ -220,7 +240,7 @@ async fn shutdown_signal() {
         () = ctrl_c => {}
         () = terminate => {}
     }
-    tracing::info!("shutdown signal received; finishing in-flight requests");
+    tracing::info!("shutdown signal received");
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 use sea_orm::DatabaseConnection;
 
 use crate::auth::TokenVerifier;
+use crate::drain::Drain;
 
 /// How long the database may take to answer before the service reports it unavailable.
 const DATABASE_PING_TIMEOUT: Duration = Duration::from_secs(2);
@@ -23,7 +24,8 @@ enum ApiTags {
 #[derive(Debug, Object)]
 #[oai(example)]
 pub struct HealthReport {
-    /// `ok`, or `unavailable` when the database does not answer.
+    /// `ok`; `unavailable` when the database does not answer; `draining` when the instance is
+    /// shutting down (it still serves requests, but a load balancer should stop sending them).
     pub status: String,
     /// `ok` or `unavailable`.
     pub database: String,
@@ -37,7 +39,7 @@ pub struct HealthReport {
     /// Present when unhealthy: the same sentence as `detail`.
     #[oai(skip_serializing_if_is_none)]
     pub message: Option<String>,
-    /// Present when unhealthy: `database_unavailable`.
+    /// Present when unhealthy: `database_unavailable` or `shutting_down`.
     #[oai(skip_serializing_if_is_none)]
     pub code: Option<String>,
 }
@@ -60,6 +62,17 @@ impl HealthReport {
         }
     }
 
+    fn draining(self) -> Self {
+        let sentence = "This instance is shutting down; send requests to another one.".to_owned();
+        HealthReport {
+            status: "draining".into(),
+            detail: Some(sentence.clone()),
+            message: Some(sentence),
+            code: Some("shutting_down".into()),
+            ..self
+        }
+    }
+
     fn unavailable() -> Self {
         let sentence = "The database is unavailable right now; please retry shortly.".to_owned();
         HealthReport {
@@ -78,7 +91,8 @@ pub enum HealthResponse {
     /// The service and its database answer.
     #[oai(status = 200)]
     Ok(Json<HealthReport>),
-    /// The database does not answer (within 2 seconds).
+    /// The database does not answer (within 2 seconds), or the instance is draining before it
+    /// shuts down.
     #[oai(status = 503)]
     Unavailable(Json<HealthReport>),
 }
@@ -86,6 +100,7 @@ pub enum HealthResponse {
 pub struct HealthApi {
     pub db: DatabaseConnection,
     pub verifier: Arc<TokenVerifier>,
+    pub drain: Drain,
 }
 
 impl HealthApi {
@@ -103,7 +118,12 @@ impl HealthApi {
             }
         };
         // The key source is reported, not judged: cached or HMAC tokens keep working without it.
-        if database_answers {
+        if database_answers && self.drain.is_draining() {
+            HealthResponse::Unavailable(Json(HealthReport {
+                jwks,
+                ..HealthReport::healthy().draining()
+            }))
+        } else if database_answers {
             HealthResponse::Ok(Json(HealthReport {
                 jwks,
                 ..HealthReport::healthy()

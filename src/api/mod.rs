@@ -17,6 +17,7 @@ use poem_openapi::OpenApiService;
 use sea_orm::DatabaseConnection;
 
 use crate::auth::TokenVerifier;
+use crate::drain::Drain;
 
 pub use health::HealthApi;
 pub use root::RootApi;
@@ -28,12 +29,12 @@ pub type Apis = (TasksApi, UserTasksApi, HealthApi, RootApi);
 pub type ApiService = OpenApiService<Apis, ()>;
 
 /// The OpenAPI service: the operations, and the document and Swagger UI generated from them.
-pub fn openapi_service(db: DatabaseConnection, verifier: Arc<TokenVerifier>) -> ApiService {
+pub fn openapi_service(db: DatabaseConnection, verifier: Arc<TokenVerifier>, drain: Drain) -> ApiService {
     OpenApiService::new(
         (
             TasksApi { db: db.clone() },
             UserTasksApi { db: db.clone() },
-            HealthApi { db, verifier },
+            HealthApi { db, verifier, drain },
             RootApi,
         ),
         "Todo API",

@@ -89,7 +89,7 @@ pub struct JwksVerifier {
 
 impl JwksVerifier {
     pub fn new(settings: JwksSettings, leeway_seconds: u64, audience: Option<String>) -> Self {
-        // reqwest is built without a crypto provider of its own; use the ring one sqlx uses too.
+        // reqwest is built without a crypto provider of its own; ring is the one compiled in.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
             .timeout(settings.fetch_timeout)

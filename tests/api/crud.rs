@@ -280,8 +280,12 @@ async fn tasks_persist_in_the_database_with_the_owner_id() {
     let app = spawn_app().await;
     let id = app.create_titled("alice", "Stored").await;
 
-    use sea_orm::EntityTrait;
-    let row = todo_api::tasks::entity::Entity::find_by_id(id)
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    use todo_api::tasks::entity::{Column, Entity};
+    // Owner-scoped like every statement of the service (single-shard on Citus).
+    let row = Entity::find()
+        .filter(Column::UserId.eq("alice"))
+        .filter(Column::Id.eq(id))
         .one(&app.db)
         .await
         .unwrap()

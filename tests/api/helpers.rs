@@ -2,6 +2,7 @@
 //! (in-memory SQLite, or a new PostgreSQL database when `TEST_DATABASE_URL` is set).
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
@@ -21,7 +22,8 @@ pub struct TestApp {
     pub metrics_address: Option<std::net::SocketAddr>,
     pub client: reqwest::Client,
     pub db: DatabaseConnection,
-    _database: Option<PostgresTestDatabase>,
+    /// The test's own PostgreSQL database, dropped with the app.
+    database: Option<PostgresTestDatabase>,
 }
 
 /// Starts the app with the default test configuration.
@@ -33,6 +35,16 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let (database_url, guard) = fresh_database().await;
     spawn_app_on(database_url, guard, extra).await
+}
+
+/// Starts the app and stops it (as SIGTERM would) when `shutdown` resolves; the handle ends
+/// when the server has stopped.
+pub async fn spawn_app_until(
+    extra: &[(&str, &str)],
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> (TestApp, tokio::task::JoinHandle<()>) {
+    let (database_url, guard) = fresh_database().await;
+    start_app(database_url, guard, extra, shutdown).await
 }
 
 /// The URL of the PostgreSQL server the tests run against, when they do.
@@ -79,6 +91,16 @@ pub async fn spawn_app_behind_proxy(test: &str, extra: &[(&str, &str)]) -> Optio
 }
 
 async fn spawn_app_on(database_url: String, guard: Option<PostgresTestDatabase>, extra: &[(&str, &str)]) -> TestApp {
+    start_app(database_url, guard, extra, std::future::pending()).await.0
+}
+
+async fn start_app(
+    database_url: String,
+    guard: Option<PostgresTestDatabase>,
+    extra: &[(&str, &str)],
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> (TestApp, tokio::task::JoinHandle<()>) {
+    let database_url = single_shard_only(database_url);
     if std::env::var_os("TEST_LOG").is_some() {
         telemetry::init(todo_api::config::LogFormat::Text);
     }
@@ -96,15 +118,18 @@ async fn spawn_app_on(database_url: String, guard: Option<PostgresTestDatabase>,
     let address = application.address();
     let metrics_address = application.metrics_address();
     let db = application.db().clone();
-    tokio::spawn(application.run_until(std::future::pending()));
+    let server = tokio::spawn(async move {
+        application.run_until(shutdown).await.expect("the server stops cleanly");
+    });
 
-    TestApp {
+    let app = TestApp {
         address: format!("http://{address}"),
         metrics_address,
         client: http_client(),
         db,
-        _database: guard,
-    }
+        database: guard,
+    };
+    (app, server)
 }
 
 /// A new, empty database: its URL, and the guard that drops it (PostgreSQL only).
@@ -143,6 +168,11 @@ pub fn now() -> i64 {
 
 impl TestApp {
     /// Whether this app runs on PostgreSQL (else SQLite).
+    /// The direct URL of the test's own PostgreSQL database (`None` on SQLite).
+    pub fn database_url(&self) -> Option<&str> {
+        self.database.as_ref().map(|database| database.url.as_str())
+    }
+
     pub fn is_postgres(&self) -> bool {
         self.db.get_database_backend() == sea_orm::DbBackend::Postgres
     }
@@ -341,12 +371,83 @@ impl PostgresTestDatabase {
             .await
             .expect("create test database");
         admin.close().await.ok();
+        let url = with_database(admin_url, &name);
+        let workers = citus_workers();
+        if !workers.is_empty() {
+            make_citus_cluster(&url, &name, &workers).await;
+        }
         Self {
-            url: with_database(admin_url, &name),
+            url,
             admin_url: admin_url.to_owned(),
             name,
         }
     }
+}
+
+/// The Citus workers of the cluster whose coordinator is `TEST_DATABASE_URL`
+/// (`TEST_CITUS_WORKERS=host:port,host:port`, set by `tests/citus/run.sh`); empty otherwise.
+pub fn citus_workers() -> Vec<SocketAddr> {
+    std::env::var("TEST_CITUS_WORKERS")
+        .unwrap_or_default()
+        .split(',')
+        .filter(|worker| !worker.is_empty())
+        .map(|worker| worker.parse().expect("TEST_CITUS_WORKERS: host:port,host:port"))
+        .collect()
+}
+
+/// On Citus, the app's own connections refuse any statement that would touch more than one shard
+/// (`citus.multi_task_query_log_level = error`): the whole suite then proves that every request
+/// is owner-scoped down to one shard. Elsewhere the URL is unchanged.
+pub fn single_shard_only(database_url: String) -> String {
+    if citus_workers().is_empty() {
+        return database_url;
+    }
+    let separator = if database_url.contains('?') { '&' } else { '?' };
+    format!("{database_url}{separator}options=-c%20citus.multi_task_query_log_level%3Derror")
+}
+
+/// Each database is a Citus cluster of its own: it must exist on every worker with the
+/// extension, and the coordinator's copy must know its nodes. The service's migrations then
+/// distribute `tasks` by user.
+/// Set-ups run one at a time: adding the same worker to two databases at once races on the
+/// worker's shared catalogs ("tuple concurrently updated").
+async fn make_citus_cluster(coordinator_url: &str, name: &str, workers: &[SocketAddr]) {
+    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _turn = ONE_AT_A_TIME.lock().await;
+    for worker in workers {
+        let worker_admin = via(&with_database(coordinator_url, "postgres"), *worker);
+        let admin = Database::connect(&worker_admin).await.expect("reach a Citus worker");
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create the test database on a worker");
+        admin.close().await.ok();
+        let database = Database::connect(&via(coordinator_url, *worker))
+            .await
+            .expect("reach the test database on a worker");
+        database
+            .execute_unprepared("CREATE EXTENSION citus")
+            .await
+            .expect("Citus on a worker");
+        database.close().await.ok();
+    }
+    let coordinator = Database::connect(coordinator_url).await.expect("reach the coordinator");
+    let address = socket_addr_of(coordinator_url);
+    coordinator
+        .execute_unprepared(&format!(
+            "CREATE EXTENSION citus; SELECT citus_set_coordinator_host('{}', {});",
+            address.ip(),
+            address.port()
+        ))
+        .await
+        .expect("Citus on the coordinator");
+    for worker in workers {
+        coordinator
+            .execute_unprepared(&format!("SELECT citus_add_node('{}', {})", worker.ip(), worker.port()))
+            .await
+            .expect("add a worker");
+    }
+    coordinator.close().await.ok();
 }
 
 impl Drop for PostgresTestDatabase {
@@ -359,11 +460,16 @@ impl Drop for PostgresTestDatabase {
                 .build()
                 .unwrap();
             runtime.block_on(async {
-                if let Ok(admin) = Database::connect(&admin_url).await {
-                    let _ = admin
-                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .await;
-                    let _ = admin.close().await;
+                let workers = citus_workers();
+                let admins =
+                    std::iter::once(admin_url.clone()).chain(workers.iter().map(|worker| via(&admin_url, *worker)));
+                for admin_url in admins {
+                    if let Ok(admin) = Database::connect(&admin_url).await {
+                        let _ = admin
+                            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .await;
+                        let _ = admin.close().await;
+                    }
                 }
             });
         })

@@ -2,6 +2,7 @@
 
 mod auth;
 mod better_auth;
+mod citus;
 mod complete;
 mod contract;
 mod cors;
@@ -19,4 +20,5 @@ mod observability;
 mod outage;
 mod process;
 mod proxy;
+mod tls;
 mod validation;

@@ -9,9 +9,9 @@ use todo_api::db;
 use crate::helpers::{PostgresTestDatabase, fresh_database, postgres_for};
 
 /// How many migrations the service has.
-const MIGRATIONS: i64 = 3;
+const MIGRATIONS: i64 = 4;
 
-fn config_for(url: &str) -> Config {
+pub fn config_for(url: &str) -> Config {
     let vars = HashMap::from([("DATABASE_URL".to_owned(), url.to_owned())]);
     Config::from_lookup(|name| vars.get(name).cloned()).unwrap()
 }
@@ -78,7 +78,8 @@ async fn a_neon_style_url_connects_over_tls() {
         return;
     };
     let database = PostgresTestDatabase::create(&admin).await;
-    let neon_style = format!("{}?sslmode=require&channel_binding=require", database.url);
+    let separator = if database.url.contains('?') { '&' } else { '?' };
+    let neon_style = format!("{}{separator}sslmode=require&channel_binding=require", database.url);
     let db = db::connect(&config_for(&neon_style).database)
         .await
         .expect("Neon-style URL accepted");
@@ -137,4 +138,93 @@ async fn rows_written_before_search_folding_are_found_after_the_upgrade() {
             ("Milk".to_owned(), "milk".to_owned(), Some("οδοσ".to_owned())),
         ]
     );
+}
+
+#[tokio::test]
+async fn rows_in_place_survive_the_key_that_includes_the_owner() {
+    use migration::{Migrator, MigratorTrait};
+    let (url, _guard) = fresh_database().await;
+    let db = db::connect(&config_for(&url).database).await.unwrap();
+    // The schema as it was before the key change (and, on Citus, before distribution), with rows.
+    Migrator::up(&db, Some(3)).await.unwrap();
+    let backend = db.get_database_backend();
+    for (user, title) in [("alice", "first"), ("bob", "second"), ("alice", "third")] {
+        db.execute_raw(Statement::from_string(
+            backend,
+            format!(
+                "INSERT INTO tasks (user_id, title, title_folded, completed, created_at, updated_at) \
+                 VALUES ('{user}', '{title}', '{title}', false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            ),
+        ))
+        .await
+        .unwrap();
+    }
+    let before = owner_scoped_rows(&db).await;
+    assert_eq!(before.len(), 3);
+
+    db::migrate(&db).await.unwrap();
+    db::migrate(&db).await.expect("migrating again is a no-op");
+
+    assert_eq!(owner_scoped_rows(&db).await, before, "every row, with its id");
+    if backend == DbBackend::Postgres {
+        let key = db
+            .query_one_raw(Statement::from_string(
+                backend,
+                "SELECT array_to_string(array_agg(a.attname::text ORDER BY k.ord), ',') AS columns \
+                 FROM pg_constraint c CROSS JOIN LATERAL unnest(c.conkey) WITH ORDINALITY AS k(attnum, ord) \
+                 JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum \
+                 WHERE c.conrelid = 'tasks'::regclass AND c.contype = 'p'",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(key.try_get::<String>("", "columns").unwrap(), "user_id,id");
+        // New ids keep coming from the identity column, after the old ones.
+        let next = db
+            .query_one_raw(Statement::from_string(
+                backend,
+                "INSERT INTO tasks (user_id, title, title_folded, completed, created_at, updated_at) \
+                 VALUES ('carol', 'fourth', 'fourth', false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP) RETURNING id",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let max_before = before.iter().map(|(_, id, _)| *id).max().unwrap();
+        assert!(next.try_get::<i64>("", "id").unwrap() > max_before);
+    }
+    if !crate::helpers::citus_workers().is_empty() {
+        // On Citus the rows now live in the shards, and the coordinator's own copy is emptied.
+        let local = db
+            .query_one_raw(Statement::from_string(
+                backend,
+                "SELECT pg_relation_size('tasks') AS bytes,                  (SELECT count(*) FROM pg_dist_partition WHERE logicalrelid = 'tasks'::regclass) AS distributed",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(local.try_get::<i64>("", "distributed").unwrap(), 1);
+        assert_eq!(local.try_get::<i64>("", "bytes").unwrap(), 0);
+    }
+}
+
+/// Each stored row as (owner, id, title), read one owner at a time (single-shard on Citus).
+async fn owner_scoped_rows(db: &sea_orm::DatabaseConnection) -> Vec<(String, i64, String)> {
+    let mut rows = Vec::new();
+    for user in ["alice", "bob"] {
+        let found = db
+            .query_all_raw(Statement::from_string(
+                db.get_database_backend(),
+                format!("SELECT id, title FROM tasks WHERE user_id = '{user}' ORDER BY id"),
+            ))
+            .await
+            .unwrap();
+        rows.extend(found.iter().map(|row| {
+            (
+                user.to_owned(),
+                row.try_get::<i64>("", "id").unwrap(),
+                row.try_get::<String>("", "title").unwrap(),
+            )
+        }));
+    }
+    rows
 }
