@@ -1,9 +1,10 @@
 # The Todo API as a container: a multi-stage build with the dependencies in a layer of their own.
 #
 # Base images: `rust:1-bookworm` to build (the full image: mimalloc and ring compile C, so gcc is
-# needed) and `debian:bookworm-slim` to run (glibc, the same Debian release as the build, so the
-# binary's libc matches; CA certificates for Neon's TLS and Better Auth's JWKS; no compiler, no
-# shell tools beyond Debian's minimal base). A static musl build on a scratch image would be smaller
+# needed, and OpenSSL's headers for TLS to PostgreSQL) and `debian:bookworm-slim` to run (glibc and
+# OpenSSL of the same Debian release as the build, so the binary's libraries match; CA certificates
+# for Neon's TLS with `sslmode=verify-full` and for Better Auth's JWKS; no compiler, no shell tools
+# beyond Debian's minimal base). A static musl build on a scratch image would be smaller
 # but trades mimalloc's speed and glibc's resolver for it.
 #
 #   docker build -t todo-api .
@@ -11,6 +12,10 @@
 
 FROM docker.io/library/rust:1-bookworm AS build
 WORKDIR /src
+# Already in the official image; installed explicitly so that slimmer build images work too.
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libssl-dev pkg-config \
+    && rm -rf /var/lib/apt/lists/*
 
 # 1. Dependencies only: the manifests with placeholder sources. This layer is rebuilt only when
 #    Cargo.toml, migration/Cargo.toml or Cargo.lock change, not when src/ does.
@@ -32,6 +37,9 @@ RUN touch src/main.rs src/lib.rs migration/src/lib.rs \
 
 FROM docker.io/library/debian:bookworm-slim
 
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates libssl3 \
+    && rm -rf /var/lib/apt/lists/*
 # uid 1000, as Hugging Face Spaces requires; it owns /data, where the SQLite file lives when no
 # database URL is set (mount a volume there to keep it).
 RUN useradd --uid 1000 --user-group --no-create-home --home-dir /data app \

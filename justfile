@@ -41,6 +41,14 @@ fuzz backend="sqlite" seconds="90":
 bench backend="postgres" *args="":
     python3 bench/bench.py --backend {{backend}} {{args}}
 
+# The integration suite on a throwaway Citus cluster, `tasks` distributed by user (needs ../shared/vendor/build-citus.sh)
+test-citus *args="":
+    bash tests/citus/run.sh {{args}}
+
+# Three instances behind HAProxy + PgBouncer, then on Citus, under faults, with a ledger check (specs/scale.md)
+scale *args="":
+    python3 tests/scale/scale.py {{args}}
+
 # Container test: build the image, run it on SQLite and PostgreSQL, drive it (needs podman: ../shared/container/setup.sh)
 container:
     bash tests/container/run.sh

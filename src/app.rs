@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::db::Db;
 use poem::middleware::{CatchPanic, NormalizePath, TrailingSlash};
 use poem::{Endpoint, EndpointExt, Route, get};
 use sea_orm::DatabaseConnection;
@@ -22,7 +23,7 @@ use crate::request_limits::{limit_body, limit_headers, time_limit};
 /// `Connection: close` while draining, CORS,
 /// trailing slashes, header limit, timeout, JSON errors, panic catcher, body limit.
 pub fn build_app(
-    db: DatabaseConnection,
+    db: Db,
     config: &Config,
     verifier: Arc<TokenVerifier>,
     metrics: Arc<Metrics>,
@@ -61,7 +62,7 @@ pub fn build_app(
 }
 
 /// `/metrics` alone, for the separate listener of `METRICS_ADDR`.
-pub fn metrics_app(db: DatabaseConnection, metrics: Arc<Metrics>) -> impl Endpoint + 'static {
+pub fn metrics_app(db: Db, metrics: Arc<Metrics>) -> impl Endpoint + 'static {
     Route::new()
         .at("/metrics", get(metrics_endpoint))
         .data(metrics)
@@ -79,7 +80,7 @@ pub fn openapi_json() -> String {
 
 fn spec_service() -> ApiService {
     openapi_service(
-        DatabaseConnection::default(),
+        Db::new(DatabaseConnection::default(), true),
         Arc::new(TokenVerifier::disabled()),
         Drain::default(),
     )

@@ -14,6 +14,8 @@ use poem::web::Data;
 use poem::{IntoResponse, Response, handler};
 use sea_orm::{DatabaseConnection, DbBackend};
 
+use crate::db::Db;
+
 /// Upper bounds of the latency histogram, in seconds.
 const LATENCY_BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
@@ -167,9 +169,9 @@ impl PoolUsage {
 
 /// `GET /metrics`.
 #[handler]
-pub fn metrics_endpoint(metrics: Data<&std::sync::Arc<Metrics>>, db: Data<&DatabaseConnection>) -> Response {
+pub fn metrics_endpoint(metrics: Data<&std::sync::Arc<Metrics>>, db: Data<&Db>) -> Response {
     metrics
-        .render(PoolUsage::of(&db))
+        .render(PoolUsage::of(db.connection()))
         .with_content_type("text/plain; version=0.0.4; charset=utf-8")
         .into_response()
 }

@@ -11,14 +11,13 @@ use std::time::Duration;
 
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::{EndpointExt, Server};
-use sea_orm::DatabaseConnection;
 use tokio::task::JoinHandle;
 
 use crate::app::{build_app, metrics_app};
 use crate::auth::{DEMO_USER_EMAIL, DEMO_USER_ID, TokenVerifier, mint_token};
 use crate::config::Config;
 use crate::connection_deadline::{ConnectionTimeouts, DeadlineAcceptor};
-use crate::db;
+use crate::db::{self, Db};
 use crate::drain::Drain;
 use crate::metrics::Metrics;
 
@@ -43,7 +42,7 @@ pub enum StartError {
 }
 
 /// Connects to the configured database and applies pending migrations.
-pub async fn prepare_database(config: &Config) -> Result<DatabaseConnection, StartError> {
+pub async fn prepare_database(config: &Config) -> Result<Db, StartError> {
     let target = config.database.target.describe();
     tracing::info!(database = %target, "connecting");
     let db = db::connect_with_retry(&config.database)
@@ -53,6 +52,7 @@ pub async fn prepare_database(config: &Config) -> Result<DatabaseConnection, Sta
             waited_seconds: config.database.startup_timeout.as_secs(),
             source,
         })?;
+    let db = Db::new(db, config.database.statement_cache);
     db::migrate(&db)
         .await
         .map_err(|source| StartError::Migration { target, source })?;
@@ -64,7 +64,7 @@ pub struct Application {
     address: SocketAddr,
     acceptor: DeadlineAcceptor<TcpAcceptor>,
     metrics_listener: Option<(SocketAddr, TcpAcceptor)>,
-    db: DatabaseConnection,
+    db: Db,
     metrics: Arc<Metrics>,
     endpoint: poem::endpoint::BoxEndpoint<'static>,
     key_refresh: Option<JoinHandle<()>>,
@@ -135,7 +135,7 @@ impl Application {
     }
 
     /// The pool the service uses.
-    pub fn db(&self) -> &DatabaseConnection {
+    pub fn db(&self) -> &Db {
         &self.db
     }
 

@@ -3,10 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::db::Db;
 use poem_openapi::payload::Json;
 use poem_openapi::types::Example;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
-use sea_orm::DatabaseConnection;
 
 use crate::auth::TokenVerifier;
 use crate::drain::Drain;
@@ -98,7 +98,7 @@ pub enum HealthResponse {
 }
 
 pub struct HealthApi {
-    pub db: DatabaseConnection,
+    pub db: Db,
     pub verifier: Arc<TokenVerifier>,
     pub drain: Drain,
 }
@@ -106,7 +106,7 @@ pub struct HealthApi {
 impl HealthApi {
     async fn check(&self) -> HealthResponse {
         let jwks = self.verifier.jwks().map(|jwks| jwks.status().as_str().to_owned());
-        let database_answers = match tokio::time::timeout(DATABASE_PING_TIMEOUT, self.db.ping()).await {
+        let database_answers = match tokio::time::timeout(DATABASE_PING_TIMEOUT, self.db.connection().ping()).await {
             Ok(Ok(())) => true,
             Ok(Err(err)) => {
                 tracing::warn!(error = %err, "health check: database ping failed");

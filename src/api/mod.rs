@@ -13,8 +13,8 @@ mod timestamp;
 
 use std::sync::Arc;
 
+use crate::db::Db;
 use poem_openapi::OpenApiService;
-use sea_orm::DatabaseConnection;
 
 use crate::auth::TokenVerifier;
 use crate::drain::Drain;
@@ -29,7 +29,7 @@ pub type Apis = (TasksApi, UserTasksApi, HealthApi, RootApi);
 pub type ApiService = OpenApiService<Apis, ()>;
 
 /// The OpenAPI service: the operations, and the document and Swagger UI generated from them.
-pub fn openapi_service(db: DatabaseConnection, verifier: Arc<TokenVerifier>, drain: Drain) -> ApiService {
+pub fn openapi_service(db: Db, verifier: Arc<TokenVerifier>, drain: Drain) -> ApiService {
     OpenApiService::new(
         (
             TasksApi { db: db.clone() },

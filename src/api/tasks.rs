@@ -7,12 +7,12 @@
 //! operations first compare the path's user id with the token's (403 `user_mismatch`); the id is
 //! never used to look anything up.
 
+use crate::db::Db;
 use poem::Request;
 use poem::http::StatusCode;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi, Tags};
-use sea_orm::DatabaseConnection;
 
 use super::json_body::{JsonBody, OptionalJsonBody};
 use super::json_response::JsonResponse;
@@ -37,11 +37,11 @@ enum ApiTags {
 }
 
 pub struct TasksApi {
-    pub db: DatabaseConnection,
+    pub db: Db,
 }
 
 pub struct UserTasksApi {
-    pub db: DatabaseConnection,
+    pub db: Db,
 }
 
 #[derive(ApiResponse)]
@@ -168,7 +168,7 @@ error_variants!(DeleteTaskResponse { 404 => NotFound });
 
 /// The operations both path styles share.
 struct TaskOperations<'a> {
-    db: &'a DatabaseConnection,
+    db: &'a Db,
 }
 
 impl TaskOperations<'_> {

@@ -9,13 +9,14 @@ use chrono::{DateTime, Utc};
 use migration::search_fold::fold;
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, LikeExpr, SimpleExpr};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
-    EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, TransactionTrait, UpdateMany,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, Order, QueryFilter,
+    QueryOrder, QuerySelect, UpdateMany,
 };
 
 use super::details::{Due, Priority, PriorityRank, Recurrence, RecurrenceKind, TAG_SEPARATOR, tags_for_matching};
 use super::entity::{ActiveModel, Column, Entity as Tasks, Model as Task, TaskRow};
 use crate::auth::AuthUser;
+use crate::db::{Db, DbTransaction};
 
 /// Columns the list can be sorted by.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -305,12 +306,7 @@ fn completion_update(update: UpdateMany<Tasks>, change: CompletionChange, now: D
 
 /// Applies `changes` to the caller's task `id`; `None` when the caller has no such task.
 #[tracing::instrument(skip(db, owner, changes), fields(user_id = owner.id()))]
-pub async fn update_task(
-    db: &DatabaseConnection,
-    owner: &AuthUser,
-    id: i64,
-    changes: TaskChanges,
-) -> Result<Option<Task>, DbErr> {
+pub async fn update_task(db: &Db, owner: &AuthUser, id: i64, changes: TaskChanges) -> Result<Option<Task>, DbErr> {
     let now = now();
     let mut update = Tasks::update_many().col_expr(Column::UpdatedAt, Expr::value(now));
     if let Some(title) = changes.title {
@@ -378,7 +374,7 @@ pub async fn update_task(
 /// task creates its next occurrence in the same transaction.
 #[tracing::instrument(skip(db, owner), fields(user_id = owner.id()))]
 pub async fn set_completion(
-    db: &DatabaseConnection,
+    db: &Db,
     owner: &AuthUser,
     id: i64,
     change: CompletionChange,
@@ -398,7 +394,7 @@ pub async fn set_completion(
 /// applies when the row is not recurring, so a recurring task (or a missing one) falls through to
 /// the transaction.
 async fn complete_in_transaction(
-    db: &DatabaseConnection,
+    db: &Db,
     owner: &AuthUser,
     id: i64,
     update: UpdateMany<Tasks>,
@@ -431,7 +427,7 @@ async fn complete_in_transaction(
 
 /// The statements of [`complete_in_transaction`], inside its transaction.
 async fn complete_and_spawn(
-    transaction: &DatabaseTransaction,
+    transaction: &DbTransaction,
     owner: &AuthUser,
     id: i64,
     update: UpdateMany<Tasks>,

@@ -59,11 +59,19 @@ async fn a_draining_instance_fails_its_health_check_but_serves_until_the_drain_e
     }
     // Requests are still served meanwhile, each closing its connection after the answer.
     let created = app
-        .send_json("alice", Method::POST, "/api/tasks", json!({"title": "during the drain"}))
+        .send_json(
+            "alice",
+            Method::POST,
+            "/api/tasks",
+            json!({"title": "during the drain"}),
+        )
         .await;
     assert_eq!(created.headers()["connection"], "close");
     assert_eq!(created.status(), StatusCode::CREATED);
-    assert!(started.elapsed() < Duration::from_millis(800), "the checks ran inside the drain");
+    assert!(
+        started.elapsed() < Duration::from_millis(800),
+        "the checks ran inside the drain"
+    );
 
     tokio::time::timeout(Duration::from_secs(5), server)
         .await
@@ -86,6 +94,9 @@ async fn without_a_drain_the_server_stops_at_once() {
     .await;
     let started = Instant::now();
     signal.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(5), server).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(started.elapsed() < Duration::from_millis(500));
 }

@@ -6,9 +6,10 @@ use std::net::SocketAddr;
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 use todo_api::config::Config;
+use todo_api::db::Db;
 use todo_api::startup::Application;
 use todo_api::telemetry;
 
@@ -21,7 +22,7 @@ pub struct TestApp {
     /// The separate `/metrics` listener, when the test configured `METRICS_ADDR`.
     pub metrics_address: Option<std::net::SocketAddr>,
     pub client: reqwest::Client,
-    pub db: DatabaseConnection,
+    pub db: Db,
     /// The test's own PostgreSQL database, dropped with the app.
     database: Option<PostgresTestDatabase>,
 }
@@ -110,6 +111,10 @@ async fn start_app(
         ("HOST".into(), "127.0.0.1".into()),
         ("PORT".into(), "0".into()),
     ]);
+    // `DB_STATEMENT_CACHE=false cargo test` runs the whole suite on the simple query protocol.
+    if let Ok(cache) = std::env::var("DB_STATEMENT_CACHE") {
+        vars.insert("DB_STATEMENT_CACHE".into(), cache);
+    }
     vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let config = Config::from_lookup(|name| vars.get(name).cloned()).expect("valid test configuration");
 

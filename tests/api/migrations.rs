@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use todo_api::config::Config;
-use todo_api::db;
+use todo_api::db::{self, Db};
 
 use crate::helpers::{PostgresTestDatabase, fresh_database, postgres_for};
 
@@ -21,8 +21,8 @@ async fn migrating_twice_is_a_no_op() {
     let (url, _guard) = fresh_database().await;
     let db = db::connect(&config_for(&url).database).await.unwrap();
 
-    db::migrate(&db).await.unwrap();
-    db::migrate(&db).await.unwrap();
+    db::migrate(&Db::new(db.clone(), true)).await.unwrap();
+    db::migrate(&Db::new(db.clone(), true)).await.unwrap();
 
     let backend = db.get_database_backend();
     let applied = db
@@ -50,7 +50,7 @@ async fn instances_starting_together_all_migrate_successfully() {
             let settings = config.database.clone();
             tokio::spawn(async move {
                 let db = db::connect(&settings).await.unwrap();
-                db::migrate(&db).await
+                db::migrate(&Db::new(db.clone(), true)).await
             })
         })
         .collect();
@@ -115,7 +115,7 @@ async fn rows_written_before_search_folding_are_found_after_the_upgrade() {
         .unwrap();
     }
 
-    db::migrate(&db).await.unwrap();
+    db::migrate(&Db::new(db.clone(), true)).await.unwrap();
 
     let folded = db
         .query_all_raw(Statement::from_string(
@@ -162,8 +162,10 @@ async fn rows_in_place_survive_the_key_that_includes_the_owner() {
     let before = owner_scoped_rows(&db).await;
     assert_eq!(before.len(), 3);
 
-    db::migrate(&db).await.unwrap();
-    db::migrate(&db).await.expect("migrating again is a no-op");
+    db::migrate(&Db::new(db.clone(), true)).await.unwrap();
+    db::migrate(&Db::new(db.clone(), true))
+        .await
+        .expect("migrating again is a no-op");
 
     assert_eq!(owner_scoped_rows(&db).await, before, "every row, with its id");
     if backend == DbBackend::Postgres {

@@ -1,7 +1,6 @@
 //! Request ids, security headers, metrics, the header limit and the request timeout.
 
 use reqwest::{Method, StatusCode};
-use sea_orm::TransactionTrait;
 
 use crate::helpers::{assert_error, spawn_app, spawn_app_with, token_for};
 

@@ -59,7 +59,7 @@ INSTANCES = 3
 # HAProxy checks every 250 ms and takes an instance out after one failed check; an instance drains
 # for longer than that before it stops accepting.
 CHECK_INTERVAL_MS = 250
-DRAIN_SECONDS = 1.5
+DRAIN_SECONDS = 2
 # A request that fails within this long after the SIGKILL was in flight on the killed instance
 # (or sent over a connection to it that HAProxy had not yet seen close).
 KILL_WINDOW_SECONDS = 1.0
@@ -757,7 +757,11 @@ def main():
     parser.add_argument("--smoke", action="store_true", help="CI: 30 s faulted runs, 10 s direct")
     parser.add_argument("--only", choices=["direct", "pooled", "citus"], action="append", help="run only these")
     parser.add_argument("--no-build", action="store_true", help="use the release binary as it is")
+    parser.add_argument("--binary", help="run this build of the service instead (implies --no-build)")
     args = parser.parse_args()
+    global BIN
+    if args.binary:
+        BIN, args.no_build = os.path.abspath(args.binary), True
     if args.smoke:
         args.seconds, args.direct_seconds = 30, 10
     runs = args.only or ["direct", "pooled", "citus"]
@@ -772,7 +776,10 @@ def main():
             print(f"{name}: {args.users} users, {args.direct_seconds if name == 'direct' else args.seconds:.0f} s")
             results.append({"direct": run_direct, "pooled": run_pooled, "citus": run_citus}[name](args, workdir))
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        if os.environ.get("SCALE_KEEP"):
+            print(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
 
     print()
     print(f"{'run':<8} {'req/s':>7} {'requests':>9} {'failed':>7} {'in rolling restart':>19}  verdict")

@@ -1,5 +1,10 @@
 //! The connection pool and the migrations, for PostgreSQL (Neon) and the embedded SQLite file.
 
+mod handle;
+mod inline;
+
+pub use handle::{Db, DbTransaction};
+
 use std::time::{Duration, Instant};
 
 use migration::{Migrator, MigratorTrait, citus};
@@ -188,10 +193,14 @@ fn without_channel_binding(url: &str) -> String {
 /// advisory lock, so instances starting together migrate one after the other: the later ones
 /// find nothing left to do. The transaction-scoped lock also works through PgBouncer. On a Citus
 /// coordinator the same transaction then distributes the tables by user (once).
-pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+///
+/// SeaORM's migrator uses prepared statements whatever the pool's mode. Without a statement cache
+/// (a transaction-mode pooler that keeps none), the ones it leaves on the server connection are
+/// released before the commit: another client's connection could otherwise reuse their names.
+pub async fn migrate(db: &Db) -> Result<(), DbErr> {
     match db.get_database_backend() {
         DbBackend::Postgres => {
-            let transaction = db.begin().await?;
+            let transaction = db.connection().begin().await?;
             transaction
                 .execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"))
                 .await?;
@@ -200,9 +209,12 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
             for table in citus::distribute(&transaction).await? {
                 tracing::info!(table, "distributed by user_id on Citus");
             }
+            if !db.uses_prepared_statements() {
+                transaction.execute_unprepared("DEALLOCATE ALL").await?;
+            }
             transaction.commit().await
         }
-        _ => Migrator::up(db, None).await,
+        _ => Migrator::up(db.connection(), None).await,
     }
 }
 
