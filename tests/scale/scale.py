@@ -95,6 +95,10 @@ def run_as_postgres(args, **kwargs):
     return subprocess.Popen(args, **kwargs)
 
 
+# psql quiet about notices (Citus explains at length that CREATE DATABASE is not propagated).
+os.environ["PGOPTIONS"] = "-c client_min_messages=warning"
+
+
 def psql_json(url, sql):
     out = subprocess.run(["psql", "-X", "-Atq", url, "-c", sql], check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip() or "null")
@@ -432,7 +436,7 @@ class User(threading.Thread):
         except Failure:
             self.uncertain[task_id] = [(task["title"], task["completed"]), None]
             raise
-        self.expect(status == 204, f"delete of {task_id} answered {status}")
+        self.expect(status == 200, f"delete of {task_id} answered {status}")
         del self.tasks[task_id]
         self.deleted.add(task_id)
 
@@ -588,6 +592,20 @@ class Run:
                 unexplained.append((round(start - self.started, 2), kind, method, detail))
         return by_kind, unexplained
 
+    def capacity(self, seconds):
+        """What the topology serves when the client is not the limit: wrk, 64 connections, reading
+        one task (the ledger's load is ordered Python calls, which cap lower)."""
+        user = next(u for u in self.users if u.certain_ids())
+        task_id = user.certain_ids()[0]
+        out = subprocess.run(
+            ["wrk", "-t2", "-c64", f"-d{seconds}s", "-H", f"Authorization: Bearer {user.token}",
+             f"http://127.0.0.1:{self.port}/api/tasks/{task_id}"],
+            capture_output=True, text=True, check=True,
+        ).stdout
+        rate = next(float(line.split()[1]) for line in out.splitlines() if line.startswith("Requests/sec:"))
+        errors = sum(int(line.split()[-1]) for line in out.splitlines() if "Non-2xx" in line or line.strip().startswith("Socket errors"))
+        self.wrk = {"get_req_per_s": round(rate), "errors": errors}
+
     def report(self, database_url):
         problems, rows = verify_database(database_url, self.users)
         by_kind, unexplained = self.classify()
@@ -606,6 +624,7 @@ class Run:
             "ledger_problems": problems[:20],
             "events_s": {k: round(v - self.started, 2) for k, v in self.events.items()},
             "steady_seconds": round(steady_end - self.started, 1),
+            "wrk": getattr(self, "wrk", None),
         }
         if self.faults:
             summary["failures_in_rolling_restart"] = sum(
@@ -613,7 +632,8 @@ class Run:
                 for start, end, *_ in self.failures
                 if end >= self.events["rolling_start"] and start <= self.events["rolling_end"]
             )
-        summary["ok"] = not problems and not unexplained
+        wrk_errors = summary["wrk"]["errors"] if summary["wrk"] else 0
+        summary["ok"] = not problems and not unexplained and not wrk_errors
         return summary
 
 
@@ -646,6 +666,7 @@ def run_direct(args, workdir):
         wait_until(instance.healthy, 60, "the instance")
         run = Run("direct", args.direct_seconds, args.users, instance.port, faults=False)
         run.drive()
+        run.capacity(args.wrk_seconds)
         instance.stop()
         return run.report(url)
     finally:
@@ -667,6 +688,7 @@ def run_scaled(args, workdir, label, host, port, dbname, direct_url, tls):
         print(f"  {label}: 3 instances started together on an empty database; {migrations} migrations applied once")
         run = Run(label, args.seconds, args.users, haproxy.port, faults=True)
         run.drive(instances, haproxy)
+        run.capacity(args.wrk_seconds)
         summary = run.report(direct_url)
         summary["migrations_applied"] = migrations
         return summary
@@ -732,13 +754,14 @@ def run_citus(args, workdir):
 
 
 def ensure_tools(want_citus):
-    missing = [tool for tool in ("haproxy", "pgbouncer", "psql") if not shutil.which(tool)]
+    tools = ("haproxy", "pgbouncer", "psql", "wrk")
+    missing = [tool for tool in tools if not shutil.which(tool)]
     if missing:
         print(f"installing {' '.join(missing)} (Debian packages)")
-        subprocess.run(["apt-get", "install", "-y", "-qq", "haproxy", "pgbouncer"], check=False, stdout=subprocess.DEVNULL)
-        missing = [tool for tool in ("haproxy", "pgbouncer", "psql") if not shutil.which(tool)]
+        subprocess.run(["apt-get", "install", "-y", "-qq", "haproxy", "pgbouncer", "wrk"], check=False, stdout=subprocess.DEVNULL)
+        missing = [tool for tool in tools if not shutil.which(tool)]
     if missing:
-        fail(f"missing: {', '.join(missing)} (apt-get install haproxy pgbouncer postgresql-client)")
+        fail(f"missing: {', '.join(missing)} (apt-get install haproxy pgbouncer wrk postgresql-client)")
     if subprocess.run(["pg_isready", "-q", "-d", ADMIN_URL]).returncode != 0:
         fail(f"PostgreSQL does not answer at {ADMIN_URL}")
     if want_citus:
@@ -754,6 +777,7 @@ def main():
     parser.add_argument("--seconds", type=float, default=60, help="length of each faulted run (default 60)")
     parser.add_argument("--direct-seconds", type=float, default=20, help="length of the direct run (default 20)")
     parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--wrk-seconds", type=int, default=10, help="length of the wrk capacity run after each load")
     parser.add_argument("--smoke", action="store_true", help="CI: 30 s faulted runs, 10 s direct")
     parser.add_argument("--only", choices=["direct", "pooled", "citus"], action="append", help="run only these")
     parser.add_argument("--no-build", action="store_true", help="use the release binary as it is")
@@ -763,7 +787,7 @@ def main():
     if args.binary:
         BIN, args.no_build = os.path.abspath(args.binary), True
     if args.smoke:
-        args.seconds, args.direct_seconds = 30, 10
+        args.seconds, args.direct_seconds, args.wrk_seconds = 30, 10, 3
     runs = args.only or ["direct", "pooled", "citus"]
     ensure_tools("citus" in runs)
     if not args.no_build:
@@ -782,10 +806,14 @@ def main():
             shutil.rmtree(workdir, ignore_errors=True)
 
     print()
-    print(f"{'run':<8} {'req/s':>7} {'requests':>9} {'failed':>7} {'in rolling restart':>19}  verdict")
+    print(f"{'run':<8} {'req/s':>7} {'requests':>9} {'failed':>7} {'in rolling restart':>19} {'wrk get req/s':>14}  verdict")
     for r in results:
         rolling = r.get("failures_in_rolling_restart", "-")
-        print(f"{r['run']:<8} {r['req_per_s']:>7} {r['requests']:>9} {r['failures']:>7} {rolling!s:>19}  {'ok' if r['ok'] else 'BROKEN'}")
+        wrk = r["wrk"]["get_req_per_s"] if r.get("wrk") else "-"
+        print(
+            f"{r['run']:<8} {r['req_per_s']:>7} {r['requests']:>9} {r['failures']:>7} {rolling!s:>19} {wrk!s:>14}  "
+            f"{'ok' if r['ok'] else 'BROKEN'}"
+        )
         if r["failures_by_kind"]:
             print(f"         failures by kind: {r['failures_by_kind']}")
         for problem in r["ledger_problems"]:
