@@ -11,6 +11,7 @@ mod m20260118_000001_create_tasks;
 mod m20261129_000001_fold_search_text;
 mod m20261129_000002_task_details;
 mod m20261129_000003_key_by_user;
+mod m20261129_000004_task_version;
 pub mod search_fold;
 
 /// Every migration of the service, oldest first.
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000001_fold_search_text::Migration),
             Box::new(m20261129_000002_task_details::Migration),
             Box::new(m20261129_000003_key_by_user::Migration),
+            Box::new(m20261129_000004_task_version::Migration),
         ]
     }
 }

@@ -1,5 +1,6 @@
 //! The HTTP API: one `#[OpenApi]` struct per resource; together they generate `openapi.yaml`.
 
+mod conditional;
 mod field_schemas;
 pub mod health;
 mod json_body;

@@ -9,6 +9,7 @@ use poem_openapi::Object;
 use poem_openapi::types::{Example, MaybeUndefined};
 use serde_json::json;
 
+use super::conditional::etag_of;
 use super::field_schemas::{
     DueSchema, IntervalSchema, PrioritySchema, Published, RecurrenceSchema, ReminderAtSchema, ReminderTimeSchema,
     RequiredStatusSchema, StatusSchema, TagsSchema,
@@ -68,6 +69,10 @@ pub struct Task {
     /// When the task was completed (RFC 3339, UTC); `null` while it is not.
     #[oai(nullable)]
     pub completed_at: Option<Timestamp>,
+    /// The task's version as an entity tag, e.g. `"3"` (with the quotes): the `ETag` header of
+    /// this task's own answers, here too so that a client holding a list can send `If-Match` for
+    /// any task in it. It changes on every change of the task.
+    pub etag: String,
 }
 
 impl From<entity::Model> for Task {
@@ -102,6 +107,7 @@ impl From<entity::TaskRow> for Task {
             parent_task_id: task.parent_task_id,
             reminder_at: task.reminder_at.map(Timestamp),
             completed_at: task.completed_at.map(Timestamp),
+            etag: etag_of(task.version),
         }
     }
 }
@@ -129,6 +135,7 @@ impl Example for Task {
             parent_task_id: None,
             reminder_at: None,
             completed_at: None,
+            etag: etag_of(3),
         }
     }
 }

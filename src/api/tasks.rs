@@ -10,10 +10,11 @@
 use crate::db::Db;
 use poem::Request;
 use poem::http::StatusCode;
-use poem_openapi::param::{Path, Query};
+use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi, Tags};
 
+use super::conditional::{PreconditionFailedBody, list_etag, none_match_hits, precondition};
 use super::json_body::{JsonBody, OptionalJsonBody};
 use super::json_response::JsonResponse;
 use super::list_params::{Lenient, list_query};
@@ -22,7 +23,7 @@ use crate::auth::{AuthUser, BearerAuth};
 use crate::error::{ApiError, ErrorBody, FromApiError, reject, respond};
 use crate::error_variants;
 use crate::tasks::details::Due;
-use crate::tasks::{self, CompletionChange};
+use crate::tasks::{self, ChangeOutcome, CompletionChange};
 
 #[derive(Tags)]
 enum ApiTags {
@@ -48,8 +49,12 @@ pub struct UserTasksApi {
 #[oai(bad_request_handler = "reject")]
 pub enum ListTasksResponse {
     /// The caller's tasks (a bare array, `[]` when there are none), newest first by default.
+    /// `ETag` names exactly this answer (the query, and each task's id and version).
     #[oai(status = 200)]
-    Ok(JsonResponse<Vec<Task>>),
+    Ok(JsonResponse<Vec<Task>>, #[oai(header = "ETag")] String),
+    /// `If-None-Match` names the list as it still is: no body.
+    #[oai(status = 304)]
+    NotModified(#[oai(header = "ETag")] String),
     /// No valid bearer token.
     #[oai(status = 401)]
     Unauthorized(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
@@ -68,9 +73,13 @@ error_variants!(ListTasksResponse {});
 #[derive(ApiResponse)]
 #[oai(bad_request_handler = "reject")]
 pub enum CreateTaskResponse {
-    /// The task was created; `Location` is its URL.
+    /// The task was created; `Location` is its URL, `ETag` its version.
     #[oai(status = 201)]
-    Created(JsonResponse<Task>, #[oai(header = "Location")] String),
+    Created(
+        JsonResponse<Task>,
+        #[oai(header = "Location")] String,
+        #[oai(header = "ETag")] String,
+    ),
     /// No valid bearer token.
     #[oai(status = 401)]
     Unauthorized(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
@@ -89,19 +98,50 @@ pub enum CreateTaskResponse {
 }
 error_variants!(CreateTaskResponse { 422 => UnprocessableEntity });
 
-/// The answer of every operation on one task.
+/// The answer of `GET` on one task.
 #[derive(ApiResponse)]
 #[oai(bad_request_handler = "reject")]
-pub enum TaskResponse {
-    /// The task.
+pub enum GetTaskResponse {
+    /// The task; `ETag` is its version.
     #[oai(status = 200)]
-    Ok(JsonResponse<Task>),
+    Ok(JsonResponse<Task>, #[oai(header = "ETag")] String),
+    /// `If-None-Match` names the task's current version: no body.
+    #[oai(status = 304)]
+    NotModified(#[oai(header = "ETag")] String),
     /// No valid bearer token.
     #[oai(status = 401)]
     Unauthorized(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
     /// The caller has no task with this id (it does not exist, or it is another user's).
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
+    /// Something failed on our side (a bug, logged with the request id); retrying will not help.
+    #[oai(status = 500)]
+    InternalError(Json<ErrorBody>),
+    /// The database (or Better Auth's key set, `auth_unavailable`) is unavailable; retry later.
+    #[oai(status = 503)]
+    ServiceUnavailable(Json<ErrorBody>),
+    /// Another client error, e.g. 413 for a request body over 64 KiB.
+    #[oai(status_range = "4XX")]
+    ClientError(StatusCode, Json<ErrorBody>),
+}
+error_variants!(GetTaskResponse { 404 => NotFound });
+
+/// The answer of the toggles, which take no body.
+#[derive(ApiResponse)]
+#[oai(bad_request_handler = "reject")]
+pub enum TaskResponse {
+    /// The task, as changed; `ETag` is its new version.
+    #[oai(status = 200)]
+    Ok(JsonResponse<Task>, #[oai(header = "ETag")] String),
+    /// No valid bearer token.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
+    /// The caller has no task with this id (it does not exist, or it is another user's).
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// `If-Match` names another version than the task's: nothing was changed; `current` is the task now.
+    #[oai(status = 412)]
+    PreconditionFailed(Json<PreconditionFailedBody>),
     /// Something failed on our side (a bug, logged with the request id); retrying will not help.
     #[oai(status = 500)]
     InternalError(Json<ErrorBody>),
@@ -118,15 +158,18 @@ error_variants!(TaskResponse { 404 => NotFound });
 #[derive(ApiResponse)]
 #[oai(bad_request_handler = "reject")]
 pub enum TaskChangeResponse {
-    /// The task, as changed.
+    /// The task, as changed; `ETag` is its new version.
     #[oai(status = 200)]
-    Ok(JsonResponse<Task>),
+    Ok(JsonResponse<Task>, #[oai(header = "ETag")] String),
     /// No valid bearer token.
     #[oai(status = 401)]
     Unauthorized(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
     /// The caller has no task with this id (it does not exist, or it is another user's).
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
+    /// `If-Match` names another version than the task's: nothing was changed; `current` is the task now.
+    #[oai(status = 412)]
+    PreconditionFailed(Json<PreconditionFailedBody>),
     /// The body is not valid JSON or breaks a rule; `errors` lists every failing field.
     #[oai(status = 422)]
     UnprocessableEntity(Json<ErrorBody>),
@@ -154,6 +197,9 @@ pub enum DeleteTaskResponse {
     /// The caller has no task with this id (it does not exist, or it is another user's).
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
+    /// `If-Match` names another version than the task's: nothing was deleted; `current` is the task now.
+    #[oai(status = 412)]
+    PreconditionFailed(Json<PreconditionFailedBody>),
     /// Something failed on our side (a bug, logged with the request id); retrying will not help.
     #[oai(status = 500)]
     InternalError(Json<ErrorBody>),
@@ -172,14 +218,21 @@ struct TaskOperations<'a> {
 }
 
 impl TaskOperations<'_> {
-    async fn list(&self, user: &AuthUser, request: &Request) -> ListTasksResponse {
-        let query = list_query(request.uri().query().unwrap_or_default(), chrono::Utc::now());
+    async fn list(&self, user: &AuthUser, request: &Request, if_none_match: Option<&str>) -> ListTasksResponse {
+        let raw_query = request.uri().query().unwrap_or_default();
+        let query = list_query(raw_query, chrono::Utc::now());
         respond(
             async {
-                let found = tasks::list_tasks(self.db, user, &query).await?;
-                Ok(ListTasksResponse::Ok(JsonResponse(
-                    found.into_iter().map(Task::from).collect(),
-                )))
+                let found: Vec<Task> = tasks::list_tasks(self.db, user, &query)
+                    .await?
+                    .into_iter()
+                    .map(Task::from)
+                    .collect();
+                let etag = list_etag(raw_query, &found);
+                if none_match_hits(if_none_match, &etag) {
+                    return Ok(ListTasksResponse::NotModified(etag));
+                }
+                Ok(ListTasksResponse::Ok(JsonResponse(found), etag))
             }
             .await,
         )
@@ -188,27 +241,40 @@ impl TaskOperations<'_> {
     async fn create(&self, user: &AuthUser, base: &str, body: NewTaskRequest) -> CreateTaskResponse {
         respond(
             async {
-                let task = tasks::create_task(self.db, user, body.into_new_task(chrono::Utc::now())).await?;
+                let task = Task::from(tasks::create_task(self.db, user, body.into_new_task(chrono::Utc::now())).await?);
                 let location = format!("{base}/{}", task.id);
-                Ok(CreateTaskResponse::Created(JsonResponse(task.into()), location))
+                let etag = task.etag.clone();
+                Ok(CreateTaskResponse::Created(JsonResponse(task), location, etag))
             }
             .await,
         )
     }
 
-    async fn get(&self, user: &AuthUser, id: i64) -> TaskResponse {
+    async fn get(&self, user: &AuthUser, id: i64, if_none_match: Option<&str>) -> GetTaskResponse {
         respond(
             async {
-                let task = tasks::find_task(self.db, user, id).await?;
-                Ok(TaskResponse::Ok(JsonResponse(
-                    task.ok_or(ApiError::TaskNotFound)?.into(),
-                )))
+                let task = Task::from(
+                    tasks::find_task(self.db, user, id)
+                        .await?
+                        .ok_or(ApiError::TaskNotFound)?,
+                );
+                if none_match_hits(if_none_match, &task.etag) {
+                    return Ok(GetTaskResponse::NotModified(task.etag));
+                }
+                let etag = task.etag.clone();
+                Ok(GetTaskResponse::Ok(JsonResponse(task), etag))
             }
             .await,
         )
     }
 
-    async fn update(&self, user: &AuthUser, id: i64, body: TaskUpdateRequest) -> TaskChangeResponse {
+    async fn update(
+        &self,
+        user: &AuthUser,
+        id: i64,
+        body: TaskUpdateRequest,
+        if_match: Option<&str>,
+    ) -> TaskChangeResponse {
         respond(
             async {
                 // Only a reminder relative to a due date the body does not send reads the task first.
@@ -221,52 +287,79 @@ impl TaskOperations<'_> {
                     None
                 };
                 let changes = body.into_changes(stored_due, chrono::Utc::now());
-                let task = tasks::update_task(self.db, user, id, changes).await?;
-                Ok(TaskChangeResponse::Ok(JsonResponse(
-                    task.ok_or(ApiError::TaskNotFound)?.into(),
-                )))
+                let outcome = tasks::update_task(self.db, user, id, changes, &precondition(if_match)).await?;
+                answer(outcome.map(Task::from))
             }
             .await,
         )
     }
 
-    async fn set_completion<R: TaskAnswer>(&self, user: &AuthUser, id: i64, change: CompletionChange) -> R {
+    async fn set_completion<R: TaskAnswer>(
+        &self,
+        user: &AuthUser,
+        id: i64,
+        change: CompletionChange,
+        if_match: Option<&str>,
+    ) -> R {
         respond(
             async {
-                let task = tasks::set_completion(self.db, user, id, change).await?;
-                Ok(R::task(task.ok_or(ApiError::TaskNotFound)?.into()))
+                let outcome = tasks::set_completion(self.db, user, id, change, &precondition(if_match)).await?;
+                answer(outcome.map(Task::from))
             }
             .await,
         )
     }
 
-    async fn delete(&self, user: &AuthUser, id: i64) -> DeleteTaskResponse {
+    async fn delete(&self, user: &AuthUser, id: i64, if_match: Option<&str>) -> DeleteTaskResponse {
         respond(
             async {
-                if !tasks::delete_task(self.db, user, id).await? {
-                    return Err(ApiError::TaskNotFound);
+                match tasks::delete_task(self.db, user, id, &precondition(if_match)).await? {
+                    ChangeOutcome::Changed(()) => Ok(DeleteTaskResponse::Ok(Json(DeletedTask::new(id)))),
+                    ChangeOutcome::NotFound => Err(ApiError::TaskNotFound),
+                    ChangeOutcome::Stale(current) => Ok(DeleteTaskResponse::PreconditionFailed(Json(
+                        PreconditionFailedBody::new(current.into()),
+                    ))),
                 }
-                Ok(DeleteTaskResponse::Ok(Json(DeletedTask::new(id))))
             }
             .await,
         )
     }
 }
 
-/// The answers that carry one task: with a body to validate (422 possible) or without.
+/// The answer of a change of one task: the task, 404, or 412 with the task as it is now.
+fn answer<R: TaskAnswer>(outcome: ChangeOutcome<Task>) -> Result<R, ApiError> {
+    match outcome {
+        ChangeOutcome::Changed(task) => Ok(R::task(task)),
+        ChangeOutcome::NotFound => Err(ApiError::TaskNotFound),
+        ChangeOutcome::Stale(current) => Ok(R::stale(PreconditionFailedBody::new(current.into()))),
+    }
+}
+
+/// The answers that carry one changed task: with a body to validate (422 possible) or without.
 trait TaskAnswer: FromApiError {
     fn task(task: Task) -> Self;
+    fn stale(body: PreconditionFailedBody) -> Self;
 }
 
 impl TaskAnswer for TaskResponse {
     fn task(task: Task) -> Self {
-        TaskResponse::Ok(JsonResponse(task))
+        let etag = task.etag.clone();
+        TaskResponse::Ok(JsonResponse(task), etag)
+    }
+
+    fn stale(body: PreconditionFailedBody) -> Self {
+        TaskResponse::PreconditionFailed(Json(body))
     }
 }
 
 impl TaskAnswer for TaskChangeResponse {
     fn task(task: Task) -> Self {
-        TaskChangeResponse::Ok(JsonResponse(task))
+        let etag = task.etag.clone();
+        TaskChangeResponse::Ok(JsonResponse(task), etag)
+    }
+
+    fn stale(body: PreconditionFailedBody) -> Self {
+        TaskChangeResponse::PreconditionFailed(Json(body))
     }
 }
 
@@ -348,8 +441,13 @@ impl TasksApi {
         offset: Query<Lenient>,
         /// Page number from 1, of `limit` tasks; overrides `offset`.
         page: Query<Lenient>,
+        /// An entity tag from an earlier answer (`ETag`): when it still matches, the answer is 304 with no body.
+        #[oai(name = "If-None-Match")]
+        if_none_match: Header<Option<String>>,
     ) -> ListTasksResponse {
-        self.operations().list(auth.user(), request).await
+        self.operations()
+            .list(auth.user(), request, if_none_match.0.as_deref())
+            .await
     }
 
     /// Create a task
@@ -368,8 +466,13 @@ impl TasksApi {
         auth: BearerAuth,
         /// The task id.
         id: Path<i64>,
-    ) -> TaskResponse {
-        self.operations().get(auth.user(), id.0).await
+        /// An entity tag from an earlier answer (`ETag`): when it still matches, the answer is 304 with no body.
+        #[oai(name = "If-None-Match")]
+        if_none_match: Header<Option<String>>,
+    ) -> GetTaskResponse {
+        self.operations()
+            .get(auth.user(), id.0, if_none_match.0.as_deref())
+            .await
     }
 
     /// Update a task
@@ -383,8 +486,13 @@ impl TasksApi {
         /// The task id.
         id: Path<i64>,
         body: JsonBody<TaskUpdateRequest>,
+        /// Change only if the task is still at one of these entity tags (`"3"`, or `*`); else 412 with the task as it is now.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
     ) -> TaskChangeResponse {
-        self.operations().update(auth.user(), id.0, body.into_inner()).await
+        self.operations()
+            .update(auth.user(), id.0, body.into_inner(), if_match.0.as_deref())
+            .await
     }
 
     /// Update a task (PATCH)
@@ -397,8 +505,13 @@ impl TasksApi {
         /// The task id.
         id: Path<i64>,
         body: JsonBody<TaskUpdateRequest>,
+        /// Change only if the task is still at one of these entity tags (`"3"`, or `*`); else 412 with the task as it is now.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
     ) -> TaskChangeResponse {
-        self.operations().update(auth.user(), id.0, body.into_inner()).await
+        self.operations()
+            .update(auth.user(), id.0, body.into_inner(), if_match.0.as_deref())
+            .await
     }
 
     /// Complete, reopen or toggle a task
@@ -413,9 +526,17 @@ impl TasksApi {
         /// The task id.
         id: Path<i64>,
         body: OptionalJsonBody<CompletionRequest>,
+        /// Change only if the task is still at one of these entity tags (`"3"`, or `*`); else 412 with the task as it is now.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
     ) -> TaskChangeResponse {
         self.operations()
-            .set_completion(auth.user(), id.0, completion_change(body.into_option()))
+            .set_completion(
+                auth.user(),
+                id.0,
+                completion_change(body.into_option()),
+                if_match.0.as_deref(),
+            )
             .await
     }
 
@@ -428,9 +549,12 @@ impl TasksApi {
         auth: BearerAuth,
         /// The task id.
         id: Path<i64>,
+        /// Change only if the task is still at one of these entity tags (`"3"`, or `*`); else 412 with the task as it is now.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
     ) -> TaskResponse {
         self.operations()
-            .set_completion(auth.user(), id.0, CompletionChange::Toggle)
+            .set_completion(auth.user(), id.0, CompletionChange::Toggle, if_match.0.as_deref())
             .await
     }
 
@@ -443,9 +567,12 @@ impl TasksApi {
         auth: BearerAuth,
         /// The task id.
         id: Path<i64>,
+        /// Change only if the task is still at one of these entity tags (`"3"`, or `*`); else 412 with the task as it is now.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
     ) -> TaskResponse {
         self.operations()
-            .set_completion(auth.user(), id.0, CompletionChange::Toggle)
+            .set_completion(auth.user(), id.0, CompletionChange::Toggle, if_match.0.as_deref())
             .await
     }
 
@@ -460,10 +587,18 @@ impl TasksApi {
         /// The task id.
         id: Path<i64>,
         body: JsonBody<StatusRequest>,
+        /// Change only if the task is still at one of these entity tags (`"3"`, or `*`); else 412 with the task as it is now.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
     ) -> TaskChangeResponse {
         let completed = body.into_inner().completed;
         self.operations()
-            .set_completion(auth.user(), id.0, CompletionChange::Set(completed))
+            .set_completion(
+                auth.user(),
+                id.0,
+                CompletionChange::Set(completed),
+                if_match.0.as_deref(),
+            )
             .await
     }
 
@@ -474,8 +609,11 @@ impl TasksApi {
         auth: BearerAuth,
         /// The task id.
         id: Path<i64>,
+        /// Change only if the task is still at one of these entity tags (`"3"`, or `*`); else 412 with the task as it is now.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
     ) -> DeleteTaskResponse {
-        self.operations().delete(auth.user(), id.0).await
+        self.operations().delete(auth.user(), id.0, if_match.0.as_deref()).await
     }
 }
 
@@ -524,11 +662,16 @@ impl UserTasksApi {
         offset: Query<Lenient>,
         /// As `GET /api/tasks`.
         page: Query<Lenient>,
+        /// An entity tag from an earlier answer (`ETag`): when it still matches, the answer is 304 with no body.
+        #[oai(name = "If-None-Match")]
+        if_none_match: Header<Option<String>>,
     ) -> ListTasksResponse {
         if let Err(refused) = same_user(&auth, &user_id.0) {
             return refused;
         }
-        self.operations().list(auth.user(), request).await
+        self.operations()
+            .list(auth.user(), request, if_none_match.0.as_deref())
+            .await
     }
 
     /// Create a task (per-user path)
@@ -556,11 +699,16 @@ impl UserTasksApi {
         user_id: Path<String>,
         /// The task id.
         id: Path<i64>,
-    ) -> TaskResponse {
+        /// An entity tag from an earlier answer (`ETag`): when it still matches, the answer is 304 with no body.
+        #[oai(name = "If-None-Match")]
+        if_none_match: Header<Option<String>>,
+    ) -> GetTaskResponse {
         if let Err(refused) = same_user(&auth, &user_id.0) {
             return refused;
         }
-        self.operations().get(auth.user(), id.0).await
+        self.operations()
+            .get(auth.user(), id.0, if_none_match.0.as_deref())
+            .await
     }
 
     /// Update a task (per-user path)
@@ -573,11 +721,16 @@ impl UserTasksApi {
         /// The task id.
         id: Path<i64>,
         body: JsonBody<TaskUpdateRequest>,
+        /// Change only if the task is still at one of these entity tags (`"3"`, or `*`); else 412 with the task as it is now.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
     ) -> TaskChangeResponse {
         if let Err(refused) = same_user(&auth, &user_id.0) {
             return refused;
         }
-        self.operations().update(auth.user(), id.0, body.into_inner()).await
+        self.operations()
+            .update(auth.user(), id.0, body.into_inner(), if_match.0.as_deref())
+            .await
     }
 
     /// Update a task with PATCH (per-user path)
@@ -590,11 +743,16 @@ impl UserTasksApi {
         /// The task id.
         id: Path<i64>,
         body: JsonBody<TaskUpdateRequest>,
+        /// Change only if the task is still at one of these entity tags (`"3"`, or `*`); else 412 with the task as it is now.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
     ) -> TaskChangeResponse {
         if let Err(refused) = same_user(&auth, &user_id.0) {
             return refused;
         }
-        self.operations().update(auth.user(), id.0, body.into_inner()).await
+        self.operations()
+            .update(auth.user(), id.0, body.into_inner(), if_match.0.as_deref())
+            .await
     }
 
     /// Complete, reopen or toggle a task (per-user path)
@@ -611,12 +769,20 @@ impl UserTasksApi {
         /// The task id.
         id: Path<i64>,
         body: OptionalJsonBody<CompletionRequest>,
+        /// Change only if the task is still at one of these entity tags (`"3"`, or `*`); else 412 with the task as it is now.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
     ) -> TaskChangeResponse {
         if let Err(refused) = same_user(&auth, &user_id.0) {
             return refused;
         }
         self.operations()
-            .set_completion(auth.user(), id.0, completion_change(body.into_option()))
+            .set_completion(
+                auth.user(),
+                id.0,
+                completion_change(body.into_option()),
+                if_match.0.as_deref(),
+            )
             .await
     }
 
@@ -633,12 +799,15 @@ impl UserTasksApi {
         user_id: Path<String>,
         /// The task id.
         id: Path<i64>,
+        /// Change only if the task is still at one of these entity tags (`"3"`, or `*`); else 412 with the task as it is now.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
     ) -> TaskResponse {
         if let Err(refused) = same_user(&auth, &user_id.0) {
             return refused;
         }
         self.operations()
-            .set_completion(auth.user(), id.0, CompletionChange::Toggle)
+            .set_completion(auth.user(), id.0, CompletionChange::Toggle, if_match.0.as_deref())
             .await
     }
 
@@ -655,12 +824,15 @@ impl UserTasksApi {
         user_id: Path<String>,
         /// The task id.
         id: Path<i64>,
+        /// Change only if the task is still at one of these entity tags (`"3"`, or `*`); else 412 with the task as it is now.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
     ) -> TaskResponse {
         if let Err(refused) = same_user(&auth, &user_id.0) {
             return refused;
         }
         self.operations()
-            .set_completion(auth.user(), id.0, CompletionChange::Toggle)
+            .set_completion(auth.user(), id.0, CompletionChange::Toggle, if_match.0.as_deref())
             .await
     }
 
@@ -678,13 +850,21 @@ impl UserTasksApi {
         /// The task id.
         id: Path<i64>,
         body: JsonBody<StatusRequest>,
+        /// Change only if the task is still at one of these entity tags (`"3"`, or `*`); else 412 with the task as it is now.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
     ) -> TaskChangeResponse {
         if let Err(refused) = same_user(&auth, &user_id.0) {
             return refused;
         }
         let completed = body.into_inner().completed;
         self.operations()
-            .set_completion(auth.user(), id.0, CompletionChange::Set(completed))
+            .set_completion(
+                auth.user(),
+                id.0,
+                CompletionChange::Set(completed),
+                if_match.0.as_deref(),
+            )
             .await
     }
 
@@ -701,10 +881,13 @@ impl UserTasksApi {
         user_id: Path<String>,
         /// The task id.
         id: Path<i64>,
+        /// Change only if the task is still at one of these entity tags (`"3"`, or `*`); else 412 with the task as it is now.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
     ) -> DeleteTaskResponse {
         if let Err(refused) = same_user(&auth, &user_id.0) {
             return refused;
         }
-        self.operations().delete(auth.user(), id.0).await
+        self.operations().delete(auth.user(), id.0, if_match.0.as_deref()).await
     }
 }

@@ -182,7 +182,10 @@ mod tests {
         let stmt = statement("SELECT $12, $1", values);
         assert_eq!(inline_parameters(&stmt).unwrap(), "SELECT '12'::int4, '1'::int4");
         let smallest = statement("SELECT $1", vec![i64::MIN.into()]);
-        assert_eq!(inline_parameters(&smallest).unwrap(), "SELECT '-9223372036854775808'::int8");
+        assert_eq!(
+            inline_parameters(&smallest).unwrap(),
+            "SELECT '-9223372036854775808'::int8"
+        );
         let plain = Statement::from_string(DbBackend::Postgres, "SELECT 1");
         assert_eq!(inline_parameters(&plain).unwrap(), "SELECT 1");
         let missing = Statement {

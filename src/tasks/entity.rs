@@ -46,6 +46,8 @@ pub struct Model {
     pub reminder_at: Option<DateTimeUtc>,
     #[sea_orm(nullable)]
     pub completed_at: Option<DateTimeUtc>,
+    /// Moved by the database on every change; the task's `ETag`.
+    pub version: i64,
 }
 
 impl ActiveModelBehavior for ActiveModel {}
@@ -72,6 +74,7 @@ pub struct TaskRow {
     pub parent_task_id: Option<i64>,
     pub reminder_at: Option<DateTimeUtc>,
     pub completed_at: Option<DateTimeUtc>,
+    pub version: i64,
 }
 
 impl From<Model> for TaskRow {
@@ -94,6 +97,7 @@ impl From<Model> for TaskRow {
             parent_task_id: task.parent_task_id,
             reminder_at: task.reminder_at,
             completed_at: task.completed_at,
+            version: task.version,
         }
     }
 }

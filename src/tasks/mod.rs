@@ -8,6 +8,6 @@ pub mod entity;
 mod queries;
 
 pub use queries::{
-    CompletionChange, DueWindow, ListOrder, NewTask, RecurrenceSetting, SortField, TaskChanges, TaskListQuery,
-    create_task, delete_task, find_task, list_tasks, set_completion, update_task,
+    ChangeOutcome, CompletionChange, DueWindow, ListOrder, NewTask, Precondition, RecurrenceSetting, SortField,
+    TaskChanges, TaskListQuery, create_task, delete_task, find_task, list_tasks, set_completion, update_task,
 };

@@ -117,6 +117,51 @@ pub enum CompletionChange {
     Toggle,
 }
 
+/// Which versions of the task a change may apply to (`If-Match`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Precondition {
+    /// No `If-Match`, or `*`: whatever the task's version.
+    Any,
+    /// Only while the task is at one of these versions (none: never, e.g. only weak tags).
+    OneOf(Vec<i64>),
+}
+
+/// What a change of one task came to.
+#[derive(Debug)]
+pub enum ChangeOutcome<T> {
+    Changed(T),
+    /// The caller has no such task.
+    NotFound,
+    /// The task exists but is at another version than the precondition's; here as it is now.
+    Stale(TaskRow),
+}
+
+impl<T> ChangeOutcome<T> {
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> ChangeOutcome<U> {
+        match self {
+            ChangeOutcome::Changed(value) => ChangeOutcome::Changed(f(value)),
+            ChangeOutcome::NotFound => ChangeOutcome::NotFound,
+            ChangeOutcome::Stale(current) => ChangeOutcome::Stale(current),
+        }
+    }
+
+    /// A change that touched no row: a missing task, or (under a precondition) a stale one.
+    async fn unchanged(
+        db: &impl ConnectionTrait,
+        owner: &AuthUser,
+        id: i64,
+        precondition: &Precondition,
+    ) -> Result<Self, DbErr> {
+        if *precondition == Precondition::Any {
+            return Ok(ChangeOutcome::NotFound);
+        }
+        Ok(match find_task(db, owner, id).await? {
+            Some(current) => ChangeOutcome::Stale(current),
+            None => ChangeOutcome::NotFound,
+        })
+    }
+}
+
 /// Timestamps are kept to the microsecond: what PostgreSQL stores, so a task reads back exactly
 /// as it was answered when created, on either back end.
 fn now() -> DateTime<Utc> {
@@ -306,7 +351,13 @@ fn completion_update(update: UpdateMany<Tasks>, change: CompletionChange, now: D
 
 /// Applies `changes` to the caller's task `id`; `None` when the caller has no such task.
 #[tracing::instrument(skip(db, owner, changes), fields(user_id = owner.id()))]
-pub async fn update_task(db: &Db, owner: &AuthUser, id: i64, changes: TaskChanges) -> Result<Option<Task>, DbErr> {
+pub async fn update_task(
+    db: &Db,
+    owner: &AuthUser,
+    id: i64,
+    changes: TaskChanges,
+    precondition: &Precondition,
+) -> Result<ChangeOutcome<Task>, DbErr> {
     let now = now();
     let mut update = Tasks::update_many().col_expr(Column::UpdatedAt, Expr::value(now));
     if let Some(title) = changes.title {
@@ -361,12 +412,27 @@ pub async fn update_task(db: &Db, owner: &AuthUser, id: i64, changes: TaskChange
     if let Some(reminder_at) = changes.reminder_at {
         update = update.col_expr(Column::ReminderAt, Expr::value(reminder_at));
     }
-    match changes.completed {
-        None => update_owned_task(db, owner, id, update).await,
+    let update = versioned(update, precondition);
+    let changed = match changes.completed {
+        None => update_owned_task(db, owner, id, update).await?,
         Some(completed) => {
             let update = completion_update(update, CompletionChange::Set(completed), now);
-            complete_in_transaction(db, owner, id, update, now).await
+            complete_in_transaction(db, owner, id, update, now).await?
         }
+    };
+    match changed {
+        Some(task) => Ok(ChangeOutcome::Changed(task)),
+        None => ChangeOutcome::unchanged(db, owner, id, precondition).await,
+    }
+}
+
+/// Every change moves `version` (computed by the database), and applies only at a version the
+/// precondition accepts: the check and the write are one statement.
+fn versioned(update: UpdateMany<Tasks>, precondition: &Precondition) -> UpdateMany<Tasks> {
+    let update = update.col_expr(Column::Version, Expr::col(Column::Version).add(1));
+    match precondition {
+        Precondition::Any => update,
+        Precondition::OneOf(versions) => update.filter(Column::Version.is_in(versions.iter().copied())),
     }
 }
 
@@ -378,11 +444,15 @@ pub async fn set_completion(
     owner: &AuthUser,
     id: i64,
     change: CompletionChange,
-) -> Result<Option<Task>, DbErr> {
+    precondition: &Precondition,
+) -> Result<ChangeOutcome<Task>, DbErr> {
     let now = now();
     let update = Tasks::update_many().col_expr(Column::UpdatedAt, Expr::value(now));
-    let update = completion_update(update, change, now);
-    complete_in_transaction(db, owner, id, update, now).await
+    let update = versioned(completion_update(update, change, now), precondition);
+    match complete_in_transaction(db, owner, id, update, now).await? {
+        Some(task) => Ok(ChangeOutcome::Changed(task)),
+        None => ChangeOutcome::unchanged(db, owner, id, precondition).await,
+    }
 }
 
 /// Runs an update that may complete the task and, when it did complete a recurring task,
@@ -520,13 +590,23 @@ async fn update_owned_task(
 
 /// Deletes the caller's task `id`; `false` when the caller has no such task.
 #[tracing::instrument(skip(db, owner), fields(user_id = owner.id()))]
-pub async fn delete_task(db: &impl ConnectionTrait, owner: &AuthUser, id: i64) -> Result<bool, DbErr> {
-    let result = Tasks::delete_many()
+pub async fn delete_task(
+    db: &impl ConnectionTrait,
+    owner: &AuthUser,
+    id: i64,
+    precondition: &Precondition,
+) -> Result<ChangeOutcome<()>, DbErr> {
+    let mut delete = Tasks::delete_many()
         .filter(Column::Id.eq(id))
-        .filter(Column::UserId.eq(owner.id()))
-        .exec(db)
-        .await?;
-    Ok(result.rows_affected > 0)
+        .filter(Column::UserId.eq(owner.id()));
+    if let Precondition::OneOf(versions) = precondition {
+        delete = delete.filter(Column::Version.is_in(versions.iter().copied()));
+    }
+    if delete.exec(db).await?.rows_affected > 0 {
+        Ok(ChangeOutcome::Changed(()))
+    } else {
+        ChangeOutcome::unchanged(db, owner, id, precondition).await
+    }
 }
 
 #[cfg(test)]

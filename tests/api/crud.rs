@@ -27,6 +27,7 @@ async fn create_returns_201_the_task_and_its_location() {
         .await;
 
     let location = resp.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(resp.headers()["etag"], "\"1\"");
     let task = json_with_status(resp, StatusCode::CREATED).await;
     let id = task["id"].as_i64().unwrap();
     assert_eq!(location, format!("/api/tasks/{id}"));
@@ -40,14 +41,14 @@ async fn create_returns_201_the_task_and_its_location() {
     let details = json!({
         "priority": "medium", "tags": [], "due_date": null, "is_recurring": false,
         "recurrence_type": null, "recurrence_interval": 1, "next_run_at": null,
-        "parent_task_id": null, "reminder_at": null, "completed_at": null,
+        "parent_task_id": null, "reminder_at": null, "completed_at": null, "etag": "\"1\"",
     });
     for (field, value) in details.as_object().unwrap() {
         assert_eq!(&task[field], value, "{field} in {task}");
     }
     assert_eq!(
         task.as_object().unwrap().len(),
-        17,
+        18,
         "exactly the documented fields: {task}"
     );
 }

@@ -4,6 +4,7 @@ mod auth;
 mod better_auth;
 mod citus;
 mod complete;
+mod conditional;
 mod contract;
 mod cors;
 mod crud;

@@ -1,0 +1,147 @@
+//! Conditional requests (RFC 9110 §13): entity tags for tasks and lists, `If-None-Match` on reads
+//! (304), `If-Match` on changes (412 when stale).
+//!
+//! A task's tag is its version, which the database moves on every change: `"7"`. A list's tag is
+//! a hash of exactly what it answered — the query, and each task's id and version in order — so an
+//! unchanged list is recognised without storing anything.
+
+use poem_openapi::Object;
+
+use super::task_objects::Task;
+use crate::tasks::Precondition;
+
+/// The strong entity tag of a task at `version`, quotes included.
+pub fn etag_of(version: i64) -> String {
+    format!("\"{version}\"")
+}
+
+/// The entity tag of a list answer: `"l-<16 hex digits>"`.
+pub fn list_etag<'a>(query: &str, tasks: impl IntoIterator<Item = &'a Task>) -> String {
+    // FNV-1a: stable across builds and platforms (std's hasher is not), and this is a cache
+    // validator, not a secret.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut feed = |bytes: &[u8]| {
+        for byte in bytes {
+            hash ^= u64::from(*byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    feed(query.as_bytes());
+    for task in tasks {
+        feed(b"\n");
+        feed(&task.id.to_le_bytes());
+        feed(task.etag.as_bytes());
+    }
+    format!("\"l-{hash:016x}\"")
+}
+
+/// The tags of an `If-Match` / `If-None-Match` value: `*`, or entity tags separated by commas.
+enum Tags<'a> {
+    Any,
+    List(Vec<Tag<'a>>),
+}
+
+struct Tag<'a> {
+    weak: bool,
+    opaque: &'a str,
+}
+
+fn parse(header: &str) -> Tags<'_> {
+    if header.trim() == "*" {
+        return Tags::Any;
+    }
+    let tags = header
+        .split(',')
+        .filter_map(|tag| {
+            let tag = tag.trim();
+            let (weak, quoted) = match tag.strip_prefix("W/") {
+                Some(rest) => (true, rest),
+                None => (false, tag),
+            };
+            let opaque = quoted.strip_prefix('"')?.strip_suffix('"')?;
+            Some(Tag { weak, opaque })
+        })
+        .collect();
+    Tags::List(tags)
+}
+
+/// `If-Match` as a precondition on the task's version. Strong comparison: a weak tag never
+/// matches, and neither does anything that is not a tag of ours.
+pub fn precondition(if_match: Option<&str>) -> Precondition {
+    match if_match.map(parse) {
+        None | Some(Tags::Any) => Precondition::Any,
+        Some(Tags::List(tags)) => Precondition::OneOf(
+            tags.iter()
+                .filter(|tag| !tag.weak)
+                .filter_map(|tag| tag.opaque.parse().ok())
+                .collect(),
+        ),
+    }
+}
+
+/// Whether `If-None-Match` matches `etag` (weak comparison, as RFC 9110 says for this header):
+/// the client's copy is current, and a read answers 304.
+pub fn none_match_hits(if_none_match: Option<&str>, etag: &str) -> bool {
+    let current = etag.trim_matches('"');
+    match if_none_match.map(parse) {
+        None => false,
+        Some(Tags::Any) => true,
+        Some(Tags::List(tags)) => tags.iter().any(|tag| tag.opaque == current),
+    }
+}
+
+/// The body of a 412: the error, and the task as it is now, for the client to merge with.
+#[derive(Debug, Object)]
+pub struct PreconditionFailedBody {
+    /// A readable sentence saying what went wrong.
+    pub detail: String,
+    /// The same sentence, for clients that read `message`.
+    pub message: String,
+    /// `precondition_failed`.
+    pub code: String,
+    /// 412.
+    pub status: u16,
+    /// The task as it is now; its `etag` is what `If-Match` must name to change it.
+    pub current: Task,
+}
+
+impl PreconditionFailedBody {
+    pub fn new(current: Task) -> Self {
+        let sentence =
+            "The task has changed since the version named in If-Match; `current` is the task as it is now.".to_owned();
+        PreconditionFailedBody {
+            detail: sentence.clone(),
+            message: sentence,
+            code: "precondition_failed".into(),
+            status: 412,
+            current,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_match_names_versions_strongly() {
+        assert_eq!(precondition(None), Precondition::Any);
+        assert_eq!(precondition(Some("*")), Precondition::Any);
+        assert_eq!(precondition(Some(r#""3""#)), Precondition::OneOf(vec![3]));
+        assert_eq!(precondition(Some(r#""3", "5" ,"x""#)), Precondition::OneOf(vec![3, 5]));
+        // Weak tags, unquoted values and list tags never match a task.
+        assert_eq!(precondition(Some(r#"W/"3""#)), Precondition::OneOf(vec![]));
+        assert_eq!(precondition(Some("3")), Precondition::OneOf(vec![]));
+        assert_eq!(precondition(Some(r#""l-00ff""#)), Precondition::OneOf(vec![]));
+    }
+
+    #[test]
+    fn if_none_match_compares_weakly() {
+        assert!(none_match_hits(Some(r#""3""#), r#""3""#));
+        assert!(none_match_hits(Some(r#"W/"3""#), r#""3""#));
+        assert!(none_match_hits(Some(r#""1", "3""#), r#""3""#));
+        assert!(none_match_hits(Some("*"), r#""3""#));
+        assert!(!none_match_hits(Some(r#""4""#), r#""3""#));
+        assert!(!none_match_hits(None, r#""3""#));
+    }
+}
