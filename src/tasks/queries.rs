@@ -128,6 +128,8 @@ pub enum Precondition {
 
 /// What a change of one task came to.
 #[derive(Debug)]
+// Returned once per request and matched at once: boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 pub enum ChangeOutcome<T> {
     Changed(T),
     /// The caller has no such task.
