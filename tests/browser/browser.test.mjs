@@ -202,6 +202,24 @@ for (const credentials of ["same-origin", "include"]) {
   });
 }
 
+test("a page from an allowed origin uses entity tags: ETag, If-None-Match (304) and If-Match (412)", async () => {
+  const { context, page } = await newPage();
+  await page.goto(`http://localhost:${frontend.port}/`);
+  const result = await page.evaluate(([api, token]) => window.runConditional(api, token), [server.origin, server.token]);
+  await context.close();
+  assert.equal(result.blocked, undefined, result.blocked);
+  assert.equal(result.create.status, 201);
+  assert.equal(result.create.etag, '"1"', "ETag is readable cross-origin");
+  assert.equal(result.cached.status, 304, "If-None-Match passes the preflight");
+  assert.equal(result.tabOne.status, 200);
+  assert.equal(result.tabOne.etag, '"2"');
+  assert.equal(result.tabTwo.status, 412, "If-Match passes the preflight; the stale tab is refused");
+  assert.equal(result.tabTwo.body.code, "precondition_failed");
+  assert.equal(result.tabTwo.body.current.title, "Tab one");
+  assert.equal(result.merged.status, 200);
+  assert.equal(result.merged.body.title, "Tab two, merged");
+});
+
 test("a page from an origin that is not allowed has its calls blocked by the browser", async () => {
   for (const credentials of ["same-origin", "include"]) {
     const result = await runFrontend(`http://127.0.0.2:${frontend.port}`, credentials);
