@@ -119,6 +119,9 @@ pub enum ApiError {
     /// The `{user_id}` of a per-user path is not the token's user.
     #[error("user mismatch")]
     UserMismatch,
+    /// `If-Match` names another version than the task's (answered with the current task).
+    #[error("precondition failed")]
+    PreconditionFailed,
     #[error("route not found")]
     RouteNotFound,
     #[error("method not allowed")]
@@ -152,6 +155,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::TaskNotFound | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
             ApiError::UserMismatch => StatusCode::FORBIDDEN,
+            ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -171,6 +175,10 @@ impl ApiError {
         match self {
             ApiError::Unauthorized(rejection) => (rejection.code(), Sentence::Rejection(*rejection)),
             ApiError::TaskNotFound => ("task_not_found", Fixed("Task not found.")),
+            ApiError::PreconditionFailed => (
+                "precondition_failed",
+                Fixed("The task has changed since the version named in If-Match; `current` is the task as it is now."),
+            ),
             ApiError::UserMismatch => (
                 "user_mismatch",
                 Fixed("The user id in the path is not the signed-in user's; use your own id (or /api/tasks)."),

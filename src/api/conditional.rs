@@ -8,6 +8,7 @@
 use poem_openapi::Object;
 
 use super::task_objects::Task;
+use crate::error::{ApiError, ErrorBody};
 use crate::tasks::Precondition;
 
 /// The strong entity tag of a task at `version`, quotes included.
@@ -90,30 +91,20 @@ pub fn none_match_hits(if_none_match: Option<&str>, etag: &str) -> bool {
     }
 }
 
-/// The body of a 412: the error, and the task as it is now, for the client to merge with.
+/// The body of a 412: the project's error body, and the task as it is now, for the client to
+/// merge with.
 #[derive(Debug, Object)]
 pub struct PreconditionFailedBody {
-    /// A readable sentence saying what went wrong.
-    pub detail: String,
-    /// The same sentence, for clients that read `message`.
-    pub message: String,
-    /// `precondition_failed`.
-    pub code: String,
-    /// 412.
-    pub status: u16,
+    #[oai(flatten)]
+    pub error: ErrorBody,
     /// The task as it is now; its `etag` is what `If-Match` must name to change it.
     pub current: Task,
 }
 
 impl PreconditionFailedBody {
     pub fn new(current: Task) -> Self {
-        let sentence =
-            "The task has changed since the version named in If-Match; `current` is the task as it is now.".to_owned();
         PreconditionFailedBody {
-            detail: sentence.clone(),
-            message: sentence,
-            code: "precondition_failed".into(),
-            status: 412,
+            error: ApiError::PreconditionFailed.body(),
             current,
         }
     }
