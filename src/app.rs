@@ -29,7 +29,7 @@ pub fn build_app(
     metrics: Arc<Metrics>,
     drain: Drain,
 ) -> impl Endpoint + 'static {
-    let api = openapi_service(db.clone(), verifier.clone(), drain.clone());
+    let api = openapi_service(db.clone(), verifier.clone(), drain.clone(), config.idempotency_ttl);
     let request_timeout = config.request_timeout;
 
     let mut routes = Route::new()
@@ -83,5 +83,6 @@ fn spec_service() -> ApiService {
         Db::new(DatabaseConnection::default(), true),
         Arc::new(TokenVerifier::disabled()),
         Drain::default(),
+        crate::config::DEFAULT_IDEMPOTENCY_TTL,
     )
 }

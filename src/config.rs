@@ -147,6 +147,8 @@ pub struct Config {
     /// After SIGTERM, how long the service keeps serving while `/health` fails and responses
     /// close their connections, so a load balancer takes it out of rotation first.
     pub shutdown_drain: Duration,
+    /// How long an `Idempotency-Key` and its stored answer are kept (`IDEMPOTENCY_TTL_HOURS`).
+    pub idempotency_ttl: Duration,
     /// Where `/metrics` is served; `None` serves it on the main address.
     pub metrics_addr: Option<SocketAddr>,
     /// A connection whose request headers have not all arrived this long after they began (or
@@ -195,6 +197,7 @@ impl Config {
             request_timeout: vars.seconds("REQUEST_TIMEOUT_SECONDS", 15)?,
             shutdown_grace: vars.seconds("SHUTDOWN_GRACE_SECONDS", 10)?,
             shutdown_drain: vars.seconds("SHUTDOWN_DRAIN_SECONDS", 0)?,
+            idempotency_ttl: vars.idempotency_ttl()?,
             metrics_addr: vars.metrics_addr()?,
             header_read_timeout: vars
                 .seconds("HEADER_READ_TIMEOUT_SECONDS", 10)?
@@ -205,6 +208,11 @@ impl Config {
         })
     }
 }
+
+/// `IDEMPOTENCY_TTL_HOURS` when unset: a day.
+pub const DEFAULT_IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 3600);
+/// A year: longer would only grow the key table.
+const MAX_IDEMPOTENCY_TTL_HOURS: u64 = 366 * 24;
 
 /// The address the server listens on (`HOST`, `PORT`), alone: what `todo-api healthcheck` needs,
 /// without the rest of the configuration having to be valid.
@@ -227,6 +235,19 @@ impl Vars<'_> {
 
     fn seconds(&self, name: &'static str, default: u64) -> Result<Duration, ConfigError> {
         self.number(name, default).map(Duration::from_secs)
+    }
+
+    /// Whole hours, at least one: a retry can come a while after a lost answer (a phone back
+    /// online), and the draft's examples keep keys for a day.
+    fn idempotency_ttl(&self) -> Result<Duration, ConfigError> {
+        const NAME: &str = "IDEMPOTENCY_TTL_HOURS";
+        match self.number::<u64>(NAME, DEFAULT_IDEMPOTENCY_TTL.as_secs() / 3600)? {
+            hours @ 1..=MAX_IDEMPOTENCY_TTL_HOURS => Ok(Duration::from_secs(hours * 3600)),
+            _ => Err(invalid(
+                NAME,
+                format!("must be a whole number of hours from 1 to {MAX_IDEMPOTENCY_TTL_HOURS}"),
+            )),
+        }
     }
 
     fn environment(&self) -> Result<Environment, ConfigError> {

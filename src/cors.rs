@@ -9,9 +9,10 @@ use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
 use std::sync::Arc;
 
 const ALLOWED_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
-const ALLOWED_HEADERS: &str = "Authorization, Content-Type, Accept, X-Requested-With, If-Match, If-None-Match";
+const ALLOWED_HEADERS: &str =
+    "Authorization, Content-Type, Accept, X-Requested-With, If-Match, If-None-Match, Idempotency-Key";
 /// Headers a page may read besides the CORS-safelisted ones.
-const EXPOSED_HEADERS: &str = "Location, WWW-Authenticate, ETag";
+const EXPOSED_HEADERS: &str = "Location, WWW-Authenticate, ETag, Idempotent-Replayed";
 const PREFLIGHT_MAX_AGE_SECONDS: &str = "600";
 
 /// One entry of the allow-list: an exact origin, or `scheme://*.domain[:port]` for any subdomain.

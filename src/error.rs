@@ -122,6 +122,15 @@ pub enum ApiError {
     /// `If-Match` names another version than the task's (answered with the current task).
     #[error("precondition failed")]
     PreconditionFailed,
+    /// The `Idempotency-Key` header is not 1–255 visible ASCII characters.
+    #[error("invalid idempotency key")]
+    InvalidIdempotencyKey,
+    /// The `Idempotency-Key` was used before for a different request.
+    #[error("idempotency key reused")]
+    IdempotencyKeyReused,
+    /// The first request with this `Idempotency-Key` has not finished yet.
+    #[error("idempotency key in progress")]
+    IdempotencyKeyInProgress,
     #[error("route not found")]
     RouteNotFound,
     #[error("method not allowed")]
@@ -157,6 +166,9 @@ impl ApiError {
             ApiError::UserMismatch => StatusCode::FORBIDDEN,
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::InvalidIdempotencyKey => StatusCode::BAD_REQUEST,
+            ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::IdempotencyKeyInProgress => StatusCode::CONFLICT,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -182,6 +194,20 @@ impl ApiError {
             ApiError::UserMismatch => (
                 "user_mismatch",
                 Fixed("The user id in the path is not the signed-in user's; use your own id (or /api/tasks)."),
+            ),
+            ApiError::InvalidIdempotencyKey => (
+                "invalid_idempotency_key",
+                Fixed("The Idempotency-Key header must be 1 to 255 visible ASCII characters (a UUID, for example)."),
+            ),
+            ApiError::IdempotencyKeyReused => (
+                "idempotency_key_reused",
+                Fixed(
+                    "This Idempotency-Key was already used for a different request; use a new key for a new request.",
+                ),
+            ),
+            ApiError::IdempotencyKeyInProgress => (
+                "idempotency_key_in_progress",
+                Fixed("A request with this Idempotency-Key is still being processed; retry shortly to get its answer."),
             ),
             ApiError::RouteNotFound => ("route_not_found", Fixed("No such endpoint. See /docs for the API.")),
             ApiError::MethodNotAllowed => (
@@ -258,6 +284,12 @@ impl ApiError {
         } else if err.is::<ParsePathError>() {
             // The only path parameter is a task id: one that is not a number names no task.
             ApiError::TaskNotFound
+        } else if err
+            .downcast_ref::<ParseParamError>()
+            .is_some_and(|param| param.name.eq_ignore_ascii_case("Idempotency-Key"))
+        {
+            // A header value that is not even text (obs-text bytes) is not a key either.
+            ApiError::InvalidIdempotencyKey
         } else if let Some(param) = err.downcast_ref::<ParseParamError>() {
             ApiError::Validation(vec![ValidationIssue {
                 loc: vec!["query".to_owned(), param.name.to_owned()],

@@ -22,6 +22,8 @@ pub mod drain;
 pub mod error;
 /// `todo-api healthcheck`: the container's health probe.
 pub mod healthcheck;
+/// `Idempotency-Key`: stored answers replayed to retries.
+pub mod idempotency;
 /// Prometheus metrics.
 pub mod metrics;
 /// Request ids, the access log, metrics recording and security headers.

@@ -68,6 +68,7 @@ pub struct Application {
     metrics: Arc<Metrics>,
     endpoint: poem::endpoint::BoxEndpoint<'static>,
     key_refresh: Option<JoinHandle<()>>,
+    key_sweeper: JoinHandle<()>,
     shutdown_grace: Duration,
     drain: Drain,
     shutdown_drain: Duration,
@@ -91,6 +92,7 @@ impl Application {
         let verifier = Arc::new(TokenVerifier::new(&config.auth));
         // The first fetch must not hold up the start: Better Auth may start after us.
         let key_refresh = verifier.spawn_key_refresh();
+        let key_sweeper = crate::idempotency::spawn_sweeper(db.clone());
         let metrics = Arc::new(Metrics::default());
         let drain = Drain::default();
         let endpoint = build_app(db.clone(), config, verifier, metrics.clone(), drain.clone())
@@ -117,6 +119,7 @@ impl Application {
             metrics,
             endpoint,
             key_refresh,
+            key_sweeper,
             shutdown_grace: config.shutdown_grace,
             drain,
             shutdown_drain: config.shutdown_drain,
@@ -176,6 +179,7 @@ impl Application {
         if let Some(task) = self.key_refresh {
             task.abort();
         }
+        self.key_sweeper.abort();
         if let Err(err) = self.db.close().await {
             tracing::warn!(error = %err, "closing the database pool");
         }

@@ -9,7 +9,7 @@
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
 
 /// The tables sharded by owner, the first one being the co-location group's anchor.
-pub const DISTRIBUTED_BY_USER: &[&str] = &["tasks"];
+pub const DISTRIBUTED_BY_USER: &[&str] = &["tasks", "idempotency_keys"];
 
 /// Whether the `citus` extension is installed in the connected database.
 pub async fn is_installed<C: ConnectionTrait>(db: &C) -> Result<bool, DbErr> {

@@ -12,6 +12,7 @@ mod m20261129_000001_fold_search_text;
 mod m20261129_000002_task_details;
 mod m20261129_000003_key_by_user;
 mod m20261129_000004_task_version;
+mod m20261129_000005_idempotency_keys;
 pub mod search_fold;
 
 /// Every migration of the service, oldest first.
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000002_task_details::Migration),
             Box::new(m20261129_000003_key_by_user::Migration),
             Box::new(m20261129_000004_task_version::Migration),
+            Box::new(m20261129_000005_idempotency_keys::Migration),
         ]
     }
 }

@@ -138,7 +138,11 @@ fn is_json(content_type: &str) -> bool {
 
 /// A JSON object body read into `T`; when `REQUIRED` is false, no body (or an empty one) reads as
 /// `None`. Use it through [`JsonBody`] and [`OptionalJsonBody`].
-pub struct JsonObjectBody<T, const REQUIRED: bool>(Option<T>);
+pub struct JsonObjectBody<T, const REQUIRED: bool> {
+    value: Option<T>,
+    /// The body as sent (empty when there was none): what an `Idempotency-Key` fingerprints.
+    raw: Vec<u8>,
+}
 
 /// A required JSON object body.
 pub type JsonBody<T> = JsonObjectBody<T, true>;
@@ -148,13 +152,20 @@ pub type OptionalJsonBody<T> = JsonObjectBody<T, false>;
 
 impl<T> JsonBody<T> {
     pub fn into_inner(self) -> T {
-        self.0.expect("the extractor refuses a required body that is missing")
+        self.value
+            .expect("the extractor refuses a required body that is missing")
     }
 }
 
 impl<T> OptionalJsonBody<T> {
     pub fn into_option(self) -> Option<T> {
-        self.0
+        self.value
+    }
+}
+
+impl<T, const REQUIRED: bool> JsonObjectBody<T, REQUIRED> {
+    pub fn raw(&self) -> &[u8] {
+        &self.raw
     }
 }
 
@@ -184,14 +195,20 @@ impl<'a, T: FromJsonObject, const REQUIRED: bool> ApiExtractor<'a> for JsonObjec
         _param_opts: ExtractParamOptions<Self::ParamType>,
     ) -> poem::Result<Self> {
         match read_body(request, body).await? {
-            Some(bytes) => Ok(JsonObjectBody(Some(parse_object(&bytes)?))),
+            Some(raw) => Ok(JsonObjectBody {
+                value: Some(parse_object(&raw)?),
+                raw,
+            }),
             None if REQUIRED => Err(ApiError::Validation(vec![ValidationIssue::body(
                 None,
                 "missing",
                 "A JSON object body is required.",
             )])
             .into()),
-            None => Ok(JsonObjectBody(None)),
+            None => Ok(JsonObjectBody {
+                value: None,
+                raw: Vec::new(),
+            }),
         }
     }
 }

@@ -39,3 +39,31 @@ impl<T: Serialize + Send> IntoResponse for JsonResponse<T> {
         }
     }
 }
+
+/// `T`'s JSON, either serialised now or already serialised: the answer of a keyed write, stored
+/// with its `Idempotency-Key` and sent byte for byte, the first time and on every replay.
+pub enum JsonAnswer<T> {
+    Value(T),
+    Serialized(String),
+}
+
+impl<T: Type> Payload for JsonAnswer<T> {
+    const CONTENT_TYPE: &'static str = CONTENT_TYPE;
+
+    fn schema_ref() -> MetaSchemaRef {
+        T::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+}
+
+impl<T: Serialize + Send> IntoResponse for JsonAnswer<T> {
+    fn into_response(self) -> Response {
+        match self {
+            JsonAnswer::Value(value) => JsonResponse(value).into_response(),
+            JsonAnswer::Serialized(body) => Response::builder().content_type(CONTENT_TYPE).body(body),
+        }
+    }
+}

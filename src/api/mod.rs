@@ -3,6 +3,7 @@
 mod conditional;
 mod field_schemas;
 pub mod health;
+mod idempotent;
 mod json_body;
 mod json_response;
 mod list_params;
@@ -13,6 +14,7 @@ pub mod tasks;
 mod timestamp;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::db::Db;
 use poem_openapi::OpenApiService;
@@ -30,11 +32,18 @@ pub type Apis = (TasksApi, UserTasksApi, HealthApi, RootApi);
 pub type ApiService = OpenApiService<Apis, ()>;
 
 /// The OpenAPI service: the operations, and the document and Swagger UI generated from them.
-pub fn openapi_service(db: Db, verifier: Arc<TokenVerifier>, drain: Drain) -> ApiService {
+/// `idempotency_ttl` is how long an `Idempotency-Key` is kept.
+pub fn openapi_service(db: Db, verifier: Arc<TokenVerifier>, drain: Drain, idempotency_ttl: Duration) -> ApiService {
     OpenApiService::new(
         (
-            TasksApi { db: db.clone() },
-            UserTasksApi { db: db.clone() },
+            TasksApi {
+                db: db.clone(),
+                idempotency_ttl,
+            },
+            UserTasksApi {
+                db: db.clone(),
+                idempotency_ttl,
+            },
             HealthApi { db, verifier, drain },
             RootApi,
         ),

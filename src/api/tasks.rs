@@ -7,6 +7,8 @@
 //! operations first compare the path's user id with the token's (403 `user_mismatch`); the id is
 //! never used to look anything up.
 
+use std::time::Duration;
+
 use crate::db::Db;
 use poem::Request;
 use poem::http::StatusCode;
@@ -15,8 +17,9 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi, Tags};
 
 use super::conditional::{PreconditionFailedBody, list_etag, none_match_hits, precondition};
+use super::idempotent::{KeyedOutcome, KeyedRequest, KeyedWrite, run_once};
 use super::json_body::{JsonBody, OptionalJsonBody};
-use super::json_response::JsonResponse;
+use super::json_response::{JsonAnswer, JsonResponse};
 use super::list_params::{Lenient, list_query};
 use super::task_objects::{CompletionRequest, DeletedTask, NewTaskRequest, StatusRequest, Task, TaskUpdateRequest};
 use crate::auth::{AuthUser, BearerAuth};
@@ -39,10 +42,13 @@ enum ApiTags {
 
 pub struct TasksApi {
     pub db: Db,
+    /// How long an `Idempotency-Key` is kept (`IDEMPOTENCY_TTL_HOURS`).
+    pub idempotency_ttl: Duration,
 }
 
 pub struct UserTasksApi {
     pub db: Db,
+    pub idempotency_ttl: Duration,
 }
 
 #[derive(ApiResponse)]
@@ -76,17 +82,28 @@ error_variants!(ListTasksResponse {});
 #[derive(ApiResponse)]
 #[oai(bad_request_handler = "reject")]
 pub enum CreateTaskResponse {
-    /// The task was created; `Location` is its URL, `ETag` its version.
+    /// The task was created; `Location` is its URL, `ETag` its version. With an
+    /// `Idempotency-Key` already used for this same request, this is the first answer again,
+    /// byte for byte, with `Idempotent-Replayed: true`, and nothing was created.
     #[oai(status = 201)]
     Created(
-        JsonResponse<Task>,
+        JsonAnswer<Task>,
         #[oai(header = "Location")] String,
         #[oai(header = "ETag")] String,
+        #[oai(header = "Idempotent-Replayed")] Option<bool>,
     ),
+    /// `invalid_idempotency_key`: the `Idempotency-Key` is not 1 to 255 visible ASCII characters.
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
     /// No valid bearer token.
     #[oai(status = 401)]
     Unauthorized(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
-    /// The body is not valid JSON or breaks a rule; `errors` lists every failing field.
+    /// `idempotency_key_in_progress`: the first request with this `Idempotency-Key` is still
+    /// running; retry shortly to get its answer.
+    #[oai(status = 409)]
+    Conflict(Json<ErrorBody>),
+    /// The body is not valid JSON or breaks a rule (`errors` lists every failing field), or
+    /// `idempotency_key_reused`: the `Idempotency-Key` was used for a different request.
     #[oai(status = 422)]
     UnprocessableEntity(Json<ErrorBody>),
     /// Something failed on our side (a bug, logged with the request id); retrying will not help.
@@ -99,7 +116,7 @@ pub enum CreateTaskResponse {
     #[oai(status_range = "4XX")]
     ClientError(StatusCode, Json<ErrorBody>),
 }
-error_variants!(CreateTaskResponse { 422 => UnprocessableEntity });
+error_variants!(CreateTaskResponse { 400 => BadRequest, 409 => Conflict, 422 => UnprocessableEntity });
 
 /// The answer of `GET` on one task.
 #[derive(ApiResponse)]
@@ -129,22 +146,39 @@ pub enum GetTaskResponse {
 }
 error_variants!(GetTaskResponse { 404 => NotFound });
 
-/// The answer of the toggles, which take no body.
+/// The answer of the completion changes (complete, toggle), which take an `Idempotency-Key`.
 #[derive(ApiResponse)]
 #[oai(bad_request_handler = "reject")]
-pub enum TaskResponse {
-    /// The task, as changed; `ETag` is its new version.
+pub enum CompletionResponse {
+    /// The task, as changed; `ETag` is its new version. With an `Idempotency-Key` already used
+    /// for this same request, this is the first answer again, byte for byte, with
+    /// `Idempotent-Replayed: true`, and nothing was changed.
     #[oai(status = 200)]
-    Ok(JsonResponse<Task>, #[oai(header = "ETag")] String),
+    Ok(
+        JsonAnswer<Task>,
+        #[oai(header = "ETag")] String,
+        #[oai(header = "Idempotent-Replayed")] Option<bool>,
+    ),
+    /// `invalid_idempotency_key`: the `Idempotency-Key` is not 1 to 255 visible ASCII characters.
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
     /// No valid bearer token.
     #[oai(status = 401)]
     Unauthorized(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
     /// The caller has no task with this id (it does not exist, or it is another user's).
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
+    /// `idempotency_key_in_progress`: the first request with this `Idempotency-Key` is still
+    /// running; retry shortly to get its answer.
+    #[oai(status = 409)]
+    Conflict(Json<ErrorBody>),
     /// `If-Match` names another version than the task's: nothing was changed; `current` is the task now.
     #[oai(status = 412)]
     PreconditionFailed(Json<PreconditionFailedBody>),
+    /// The body is not valid JSON or breaks a rule (`errors` lists every failing field), or
+    /// `idempotency_key_reused`: the `Idempotency-Key` was used for a different request.
+    #[oai(status = 422)]
+    UnprocessableEntity(Json<ErrorBody>),
     /// Something failed on our side (a bug, logged with the request id); retrying will not help.
     #[oai(status = 500)]
     InternalError(Json<ErrorBody>),
@@ -155,7 +189,7 @@ pub enum TaskResponse {
     #[oai(status_range = "4XX")]
     ClientError(StatusCode, Json<ErrorBody>),
 }
-error_variants!(TaskResponse { 404 => NotFound });
+error_variants!(CompletionResponse { 400 => BadRequest, 404 => NotFound, 409 => Conflict, 422 => UnprocessableEntity });
 
 /// The answer of the operations that change a task from a body.
 #[derive(ApiResponse)]
@@ -221,6 +255,7 @@ error_variants!(DeleteTaskResponse { 404 => NotFound });
 /// The operations both path styles share.
 struct TaskOperations<'a> {
     db: &'a Db,
+    idempotency_ttl: Duration,
 }
 
 impl TaskOperations<'_> {
@@ -244,13 +279,44 @@ impl TaskOperations<'_> {
         )
     }
 
-    async fn create(&self, user: &AuthUser, base: &str, body: NewTaskRequest) -> CreateTaskResponse {
+    async fn create(
+        &self,
+        user: &AuthUser,
+        base: &str,
+        body: NewTaskRequest,
+        keyed: Result<Option<KeyedRequest>, ApiError>,
+    ) -> CreateTaskResponse {
         respond(
             async {
-                let task = Task::from(tasks::create_task(self.db, user, body.into_new_task(chrono::Utc::now())).await?);
-                let location = format!("{base}/{}", task.id);
-                let etag = task.etag.clone();
-                Ok(CreateTaskResponse::Created(JsonResponse(task), location, etag))
+                let keyed = keyed?;
+                let task = body.into_new_task(chrono::Utc::now());
+                let Some(keyed) = keyed else {
+                    let task = Task::from(tasks::create_task(self.db, user, task).await?);
+                    let location = format!("{base}/{}", task.id);
+                    let etag = task.etag.clone();
+                    return Ok(CreateTaskResponse::Created(
+                        JsonAnswer::Value(task),
+                        location,
+                        etag,
+                        None,
+                    ));
+                };
+                let write = KeyedWrite::Create {
+                    task,
+                    base: base.to_owned(),
+                };
+                match run_once(self.db, user, keyed, self.idempotency_ttl, write).await? {
+                    KeyedOutcome::Answer { answer, replayed } => Ok(CreateTaskResponse::Created(
+                        JsonAnswer::Serialized(answer.body),
+                        answer.location.unwrap_or_default(),
+                        answer.etag.unwrap_or_default(),
+                        replayed.then_some(true),
+                    )),
+                    KeyedOutcome::Stale(_) => {
+                        tracing::error!("a create answered as stale");
+                        Err(ApiError::Internal)
+                    }
+                }
             }
             .await,
         )
@@ -316,6 +382,42 @@ impl TaskOperations<'_> {
         )
     }
 
+    /// Complete, reopen or toggle, once per `Idempotency-Key` when one is sent.
+    async fn completion(
+        &self,
+        user: &AuthUser,
+        id: i64,
+        change: CompletionChange,
+        if_match: Option<&str>,
+        keyed: Result<Option<KeyedRequest>, ApiError>,
+    ) -> CompletionResponse {
+        respond(
+            async {
+                let precondition = precondition(if_match);
+                let Some(keyed) = keyed? else {
+                    let outcome = tasks::set_completion(self.db, user, id, change, &precondition).await?;
+                    return answer(outcome.map(Task::from));
+                };
+                let write = KeyedWrite::Completion {
+                    id,
+                    change,
+                    precondition,
+                };
+                match run_once(self.db, user, keyed, self.idempotency_ttl, write).await? {
+                    KeyedOutcome::Answer { answer, replayed } => Ok(CompletionResponse::Ok(
+                        JsonAnswer::Serialized(answer.body),
+                        answer.etag.unwrap_or_default(),
+                        replayed.then_some(true),
+                    )),
+                    KeyedOutcome::Stale(current) => {
+                        Ok(CompletionResponse::stale(PreconditionFailedBody::new(current.into())))
+                    }
+                }
+            }
+            .await,
+        )
+    }
+
     async fn delete(&self, user: &AuthUser, id: i64, if_match: Option<&str>) -> DeleteTaskResponse {
         respond(
             async {
@@ -347,14 +449,14 @@ trait TaskAnswer: FromApiError {
     fn stale(body: PreconditionFailedBody) -> Self;
 }
 
-impl TaskAnswer for TaskResponse {
+impl TaskAnswer for CompletionResponse {
     fn task(task: Task) -> Self {
         let etag = task.etag.clone();
-        TaskResponse::Ok(JsonResponse(task), etag)
+        CompletionResponse::Ok(JsonAnswer::Value(task), etag, None)
     }
 
     fn stale(body: PreconditionFailedBody) -> Self {
-        TaskResponse::PreconditionFailed(Json(body))
+        CompletionResponse::PreconditionFailed(Json(body))
     }
 }
 
@@ -390,13 +492,19 @@ const TASKS: &str = "/api/tasks";
 
 impl TasksApi {
     fn operations(&self) -> TaskOperations<'_> {
-        TaskOperations { db: &self.db }
+        TaskOperations {
+            db: &self.db,
+            idempotency_ttl: self.idempotency_ttl,
+        }
     }
 }
 
 impl UserTasksApi {
     fn operations(&self) -> TaskOperations<'_> {
-        TaskOperations { db: &self.db }
+        TaskOperations {
+            db: &self.db,
+            idempotency_ttl: self.idempotency_ttl,
+        }
     }
 }
 
@@ -461,8 +569,19 @@ impl TasksApi {
     /// The owner is the token's user; a `user_id` in the body is ignored, as are other unknown
     /// fields. Every field's accepted spellings are in `specs/api/fields.md`.
     #[oai(path = "/api/tasks", method = "post", operation_id = "create_task")]
-    async fn create_task(&self, auth: BearerAuth, body: JsonBody<NewTaskRequest>) -> CreateTaskResponse {
-        self.operations().create(auth.user(), TASKS, body.into_inner()).await
+    async fn create_task(
+        &self,
+        auth: BearerAuth,
+        request: &Request,
+        body: JsonBody<NewTaskRequest>,
+        /// Your own name for this one request, e.g. a UUID: a retry with the same key gets the first answer again (`Idempotent-Replayed: true`) instead of doing it twice. 1 to 255 visible ASCII characters; kept 24 hours (`IDEMPOTENCY_TTL_HOURS`).
+        #[oai(name = "Idempotency-Key")]
+        _idempotency_key: Header<Option<String>>,
+    ) -> CreateTaskResponse {
+        let keyed = KeyedRequest::from_request(request, body.raw());
+        self.operations()
+            .create(auth.user(), TASKS, body.into_inner(), keyed)
+            .await
     }
 
     /// Get one of your tasks
@@ -531,17 +650,23 @@ impl TasksApi {
         auth: BearerAuth,
         /// The task id.
         id: Path<i64>,
+        request: &Request,
         body: OptionalJsonBody<CompletionRequest>,
         /// Change only if the task is still at one of these entity tags (`"3"`, or `*`); else 412 with the task as it is now.
         #[oai(name = "If-Match")]
         if_match: Header<Option<String>>,
-    ) -> TaskChangeResponse {
+        /// Your own name for this one request, e.g. a UUID: a retry with the same key gets the first answer again (`Idempotent-Replayed: true`) instead of doing it twice. 1 to 255 visible ASCII characters; kept 24 hours (`IDEMPOTENCY_TTL_HOURS`).
+        #[oai(name = "Idempotency-Key")]
+        _idempotency_key: Header<Option<String>>,
+    ) -> CompletionResponse {
+        let keyed = KeyedRequest::from_request(request, body.raw());
         self.operations()
-            .set_completion(
+            .completion(
                 auth.user(),
                 id.0,
                 completion_change(body.into_option()),
                 if_match.0.as_deref(),
+                keyed,
             )
             .await
     }
@@ -555,12 +680,23 @@ impl TasksApi {
         auth: BearerAuth,
         /// The task id.
         id: Path<i64>,
+        request: &Request,
         /// Change only if the task is still at one of these entity tags (`"3"`, or `*`); else 412 with the task as it is now.
         #[oai(name = "If-Match")]
         if_match: Header<Option<String>>,
-    ) -> TaskResponse {
+        /// Your own name for this one request, e.g. a UUID: a retry with the same key gets the first answer again (`Idempotent-Replayed: true`) instead of doing it twice. 1 to 255 visible ASCII characters; kept 24 hours (`IDEMPOTENCY_TTL_HOURS`).
+        #[oai(name = "Idempotency-Key")]
+        _idempotency_key: Header<Option<String>>,
+    ) -> CompletionResponse {
+        let keyed = KeyedRequest::from_request(request, &[]);
         self.operations()
-            .set_completion(auth.user(), id.0, CompletionChange::Toggle, if_match.0.as_deref())
+            .completion(
+                auth.user(),
+                id.0,
+                CompletionChange::Toggle,
+                if_match.0.as_deref(),
+                keyed,
+            )
             .await
     }
 
@@ -573,12 +709,23 @@ impl TasksApi {
         auth: BearerAuth,
         /// The task id.
         id: Path<i64>,
+        request: &Request,
         /// Change only if the task is still at one of these entity tags (`"3"`, or `*`); else 412 with the task as it is now.
         #[oai(name = "If-Match")]
         if_match: Header<Option<String>>,
-    ) -> TaskResponse {
+        /// Your own name for this one request, e.g. a UUID: a retry with the same key gets the first answer again (`Idempotent-Replayed: true`) instead of doing it twice. 1 to 255 visible ASCII characters; kept 24 hours (`IDEMPOTENCY_TTL_HOURS`).
+        #[oai(name = "Idempotency-Key")]
+        _idempotency_key: Header<Option<String>>,
+    ) -> CompletionResponse {
+        let keyed = KeyedRequest::from_request(request, &[]);
         self.operations()
-            .set_completion(auth.user(), id.0, CompletionChange::Toggle, if_match.0.as_deref())
+            .completion(
+                auth.user(),
+                id.0,
+                CompletionChange::Toggle,
+                if_match.0.as_deref(),
+                keyed,
+            )
             .await
     }
 
@@ -687,13 +834,20 @@ impl UserTasksApi {
         auth: BearerAuth,
         /// Your user id (the token's `sub`).
         user_id: Path<String>,
+        request: &Request,
         body: JsonBody<NewTaskRequest>,
+        /// Your own name for this one request, e.g. a UUID: a retry with the same key gets the first answer again (`Idempotent-Replayed: true`) instead of doing it twice. 1 to 255 visible ASCII characters; kept 24 hours (`IDEMPOTENCY_TTL_HOURS`).
+        #[oai(name = "Idempotency-Key")]
+        _idempotency_key: Header<Option<String>>,
     ) -> CreateTaskResponse {
         if let Err(refused) = same_user(&auth, &user_id.0) {
             return refused;
         }
         let base = format!("/api/{}/tasks", user_id.0);
-        self.operations().create(auth.user(), &base, body.into_inner()).await
+        let keyed = KeyedRequest::from_request(request, body.raw());
+        self.operations()
+            .create(auth.user(), &base, body.into_inner(), keyed)
+            .await
     }
 
     /// Get one of your tasks (per-user path)
@@ -767,6 +921,8 @@ impl UserTasksApi {
         method = "patch",
         operation_id = "user_complete_task"
     )]
+    // One argument per published parameter, as every operation here.
+    #[allow(clippy::too_many_arguments)]
     async fn complete_task(
         &self,
         auth: BearerAuth,
@@ -774,20 +930,26 @@ impl UserTasksApi {
         user_id: Path<String>,
         /// The task id.
         id: Path<i64>,
+        request: &Request,
         body: OptionalJsonBody<CompletionRequest>,
         /// Change only if the task is still at one of these entity tags (`"3"`, or `*`); else 412 with the task as it is now.
         #[oai(name = "If-Match")]
         if_match: Header<Option<String>>,
-    ) -> TaskChangeResponse {
+        /// Your own name for this one request, e.g. a UUID: a retry with the same key gets the first answer again (`Idempotent-Replayed: true`) instead of doing it twice. 1 to 255 visible ASCII characters; kept 24 hours (`IDEMPOTENCY_TTL_HOURS`).
+        #[oai(name = "Idempotency-Key")]
+        _idempotency_key: Header<Option<String>>,
+    ) -> CompletionResponse {
         if let Err(refused) = same_user(&auth, &user_id.0) {
             return refused;
         }
+        let keyed = KeyedRequest::from_request(request, body.raw());
         self.operations()
-            .set_completion(
+            .completion(
                 auth.user(),
                 id.0,
                 completion_change(body.into_option()),
                 if_match.0.as_deref(),
+                keyed,
             )
             .await
     }
@@ -805,15 +967,26 @@ impl UserTasksApi {
         user_id: Path<String>,
         /// The task id.
         id: Path<i64>,
+        request: &Request,
         /// Change only if the task is still at one of these entity tags (`"3"`, or `*`); else 412 with the task as it is now.
         #[oai(name = "If-Match")]
         if_match: Header<Option<String>>,
-    ) -> TaskResponse {
+        /// Your own name for this one request, e.g. a UUID: a retry with the same key gets the first answer again (`Idempotent-Replayed: true`) instead of doing it twice. 1 to 255 visible ASCII characters; kept 24 hours (`IDEMPOTENCY_TTL_HOURS`).
+        #[oai(name = "Idempotency-Key")]
+        _idempotency_key: Header<Option<String>>,
+    ) -> CompletionResponse {
         if let Err(refused) = same_user(&auth, &user_id.0) {
             return refused;
         }
+        let keyed = KeyedRequest::from_request(request, &[]);
         self.operations()
-            .set_completion(auth.user(), id.0, CompletionChange::Toggle, if_match.0.as_deref())
+            .completion(
+                auth.user(),
+                id.0,
+                CompletionChange::Toggle,
+                if_match.0.as_deref(),
+                keyed,
+            )
             .await
     }
 
@@ -830,15 +1003,26 @@ impl UserTasksApi {
         user_id: Path<String>,
         /// The task id.
         id: Path<i64>,
+        request: &Request,
         /// Change only if the task is still at one of these entity tags (`"3"`, or `*`); else 412 with the task as it is now.
         #[oai(name = "If-Match")]
         if_match: Header<Option<String>>,
-    ) -> TaskResponse {
+        /// Your own name for this one request, e.g. a UUID: a retry with the same key gets the first answer again (`Idempotent-Replayed: true`) instead of doing it twice. 1 to 255 visible ASCII characters; kept 24 hours (`IDEMPOTENCY_TTL_HOURS`).
+        #[oai(name = "Idempotency-Key")]
+        _idempotency_key: Header<Option<String>>,
+    ) -> CompletionResponse {
         if let Err(refused) = same_user(&auth, &user_id.0) {
             return refused;
         }
+        let keyed = KeyedRequest::from_request(request, &[]);
         self.operations()
-            .set_completion(auth.user(), id.0, CompletionChange::Toggle, if_match.0.as_deref())
+            .completion(
+                auth.user(),
+                id.0,
+                CompletionChange::Toggle,
+                if_match.0.as_deref(),
+                keyed,
+            )
             .await
     }
 

@@ -134,6 +134,18 @@ pub fn is_outage(err: &DbErr) -> bool {
     }
 }
 
+/// Whether a statement gave up waiting for a lock (`lock_timeout`, SQLSTATE 55P03): another
+/// transaction holds the row, which is a conflict to report, not an outage.
+pub fn is_lock_timeout(err: &DbErr) -> bool {
+    match err {
+        DbErr::Exec(RuntimeErr::SqlxError(err)) | DbErr::Query(RuntimeErr::SqlxError(err)) => matches!(
+            &**err,
+            sea_orm::sqlx::Error::Database(db_err) if db_err.code().as_deref() == Some("55P03")
+        ),
+        _ => false,
+    }
+}
+
 fn driver_error_is_outage(err: &sea_orm::sqlx::Error) -> bool {
     use sea_orm::sqlx::Error;
     match err {

@@ -9,5 +9,6 @@ mod queries;
 
 pub use queries::{
     ChangeOutcome, CompletionChange, DueWindow, ListOrder, NewTask, Precondition, RecurrenceSetting, SortField,
-    TaskChanges, TaskListQuery, create_task, delete_task, find_task, list_tasks, set_completion, update_task,
+    TaskChanges, TaskListQuery, create_task, delete_task, find_task, list_tasks, set_completion, set_completion_within,
+    update_task,
 };

@@ -449,12 +449,39 @@ pub async fn set_completion(
     precondition: &Precondition,
 ) -> Result<ChangeOutcome<Task>, DbErr> {
     let now = now();
-    let update = Tasks::update_many().col_expr(Column::UpdatedAt, Expr::value(now));
-    let update = versioned(completion_update(update, change, now), precondition);
+    let update = completion_statement(change, precondition, now);
     match complete_in_transaction(db, owner, id, update, now).await? {
         Some(task) => Ok(ChangeOutcome::Changed(task)),
         None => ChangeOutcome::unchanged(db, owner, id, precondition).await,
     }
+}
+
+/// [`set_completion`] inside a transaction the caller opened and ends (a keyed request's, whose
+/// stored answer commits with the change).
+#[tracing::instrument(skip(transaction, owner), fields(user_id = owner.id()))]
+pub async fn set_completion_within(
+    transaction: &DbTransaction,
+    owner: &AuthUser,
+    id: i64,
+    change: CompletionChange,
+    precondition: &Precondition,
+) -> Result<ChangeOutcome<Task>, DbErr> {
+    let now = now();
+    let update = completion_statement(change, precondition, now);
+    match complete_and_spawn(transaction, owner, id, update, now).await? {
+        Some(task) => Ok(ChangeOutcome::Changed(task)),
+        None => ChangeOutcome::unchanged(transaction, owner, id, precondition).await,
+    }
+}
+
+/// The `UPDATE` of a completion change, under its precondition.
+fn completion_statement(
+    change: CompletionChange,
+    precondition: &Precondition,
+    now: DateTime<Utc>,
+) -> UpdateMany<Tasks> {
+    let update = Tasks::update_many().col_expr(Column::UpdatedAt, Expr::value(now));
+    versioned(completion_update(update, change, now), precondition)
 }
 
 /// Runs an update that may complete the task and, when it did complete a recurring task,

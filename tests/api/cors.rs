@@ -35,7 +35,7 @@ async fn a_preflight_from_an_allowed_origin_succeeds_without_a_token() {
         );
         assert_eq!(
             header(&resp, "access-control-allow-headers"),
-            Some("Authorization, Content-Type, Accept, X-Requested-With, If-Match, If-None-Match")
+            Some("Authorization, Content-Type, Accept, X-Requested-With, If-Match, If-None-Match, Idempotency-Key")
         );
         assert_eq!(header(&resp, "access-control-max-age"), Some("600"));
         assert_eq!(header(&resp, "vary"), Some("Origin"));

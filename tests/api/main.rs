@@ -12,6 +12,7 @@ mod details;
 mod errors;
 mod health;
 mod helpers;
+mod idempotency;
 mod isolation;
 mod jwks;
 mod keys;

@@ -1,0 +1,140 @@
+//! Keyed writes: `POST /api/tasks` and the completion toggles sent with an `Idempotency-Key`.
+//!
+//! The write runs in the key's transaction (see [`crate::idempotency`]) and its answer is
+//! serialised once: those bytes are stored with the key, sent now, and sent again to every
+//! retry with `Idempotent-Replayed: true`.
+
+use std::time::Duration;
+
+use poem::Request;
+
+use super::task_objects::Task;
+use crate::auth::AuthUser;
+use crate::db::{Db, DbTransaction};
+use crate::error::ApiError;
+use crate::idempotency::{self, Claim, Fingerprint, IdempotencyKey, StoredAnswer};
+use crate::tasks::entity::TaskRow;
+use crate::tasks::{self, ChangeOutcome, CompletionChange, NewTask, Precondition};
+
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// A request sent with a valid `Idempotency-Key`.
+pub struct KeyedRequest {
+    key: IdempotencyKey,
+    fingerprint: Fingerprint,
+}
+
+impl KeyedRequest {
+    /// `None` without the header; 400 `invalid_idempotency_key` for a malformed one. Read from
+    /// the raw headers: the typed parameter (declared for the document) reads an empty value as
+    /// no header at all, and an empty key must be refused, not ignored.
+    pub fn from_request(request: &Request, body: &[u8]) -> Result<Option<Self>, ApiError> {
+        let Some(header) = request.headers().get(IDEMPOTENCY_KEY) else {
+            return Ok(None);
+        };
+        let header = header.to_str().map_err(|_| ApiError::InvalidIdempotencyKey)?;
+        Ok(Some(KeyedRequest {
+            key: IdempotencyKey::parse(header)?,
+            fingerprint: Fingerprint::of(request.method().as_str(), request.uri().path(), body),
+        }))
+    }
+}
+
+/// The write a key protects.
+pub enum KeyedWrite {
+    /// Create `task`; its `Location` is under `base`.
+    Create { task: NewTask, base: String },
+    Completion {
+        id: i64,
+        change: CompletionChange,
+        precondition: Precondition,
+    },
+}
+
+/// What a keyed write came to.
+#[allow(clippy::large_enum_variant)] // Built once per request and matched at once.
+pub enum KeyedOutcome {
+    /// The answer to send: just made, or `replayed` from the key's first request.
+    Answer { answer: StoredAnswer, replayed: bool },
+    /// `If-Match` named another version: nothing was written, nor the key kept.
+    Stale(TaskRow),
+}
+
+/// Runs `write` once per key. It runs on a task of its own: once the key is claimed, the write
+/// and its stored answer are finished even if the client hangs up or the request times out,
+/// which is exactly when the client will retry.
+pub async fn run_once(
+    db: &Db,
+    owner: &AuthUser,
+    request: KeyedRequest,
+    ttl: Duration,
+    write: KeyedWrite,
+) -> Result<KeyedOutcome, ApiError> {
+    let (db, owner) = (db.clone(), owner.clone());
+    tokio::spawn(async move { run(&db, &owner, request, ttl, write).await })
+        .await
+        .unwrap_or_else(|err| {
+            tracing::error!(error = %err, "a keyed write panicked");
+            Err(ApiError::Internal)
+        })
+}
+
+async fn run(
+    db: &Db,
+    owner: &AuthUser,
+    request: KeyedRequest,
+    ttl: Duration,
+    write: KeyedWrite,
+) -> Result<KeyedOutcome, ApiError> {
+    let claimed = match idempotency::claim(db, owner, &request.key, &request.fingerprint, ttl).await? {
+        Claim::Replay(answer) => return Ok(KeyedOutcome::Answer { answer, replayed: true }),
+        Claim::Run(claimed) => claimed,
+    };
+    match write.run(claimed.transaction(), owner).await {
+        Ok(KeyedOutcome::Answer { answer, replayed }) => {
+            claimed.finish(&answer).await?;
+            Ok(KeyedOutcome::Answer { answer, replayed })
+        }
+        other => {
+            claimed.abandon().await;
+            other
+        }
+    }
+}
+
+impl KeyedWrite {
+    async fn run(self, transaction: &DbTransaction, owner: &AuthUser) -> Result<KeyedOutcome, ApiError> {
+        match self {
+            KeyedWrite::Create { task, base } => {
+                let task = Task::from(tasks::create_task(transaction, owner, task).await?);
+                let location = format!("{base}/{}", task.id);
+                first_answer(201, &task, Some(location))
+            }
+            KeyedWrite::Completion {
+                id,
+                change,
+                precondition,
+            } => match tasks::set_completion_within(transaction, owner, id, change, &precondition).await? {
+                ChangeOutcome::Changed(task) => first_answer(200, &Task::from(task), None),
+                ChangeOutcome::NotFound => Err(ApiError::TaskNotFound),
+                ChangeOutcome::Stale(current) => Ok(KeyedOutcome::Stale(current)),
+            },
+        }
+    }
+}
+
+fn first_answer(status: u16, task: &Task, location: Option<String>) -> Result<KeyedOutcome, ApiError> {
+    let body = serde_json::to_string(task).map_err(|err| {
+        tracing::error!(error = %err, "serialising a task failed");
+        ApiError::Internal
+    })?;
+    Ok(KeyedOutcome::Answer {
+        answer: StoredAnswer {
+            status,
+            body,
+            location,
+            etag: Some(task.etag.clone()),
+        },
+        replayed: false,
+    })
+}
