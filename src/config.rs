@@ -488,6 +488,20 @@ mod tests {
     }
 
     #[test]
+    fn idempotency_keys_are_kept_a_day_unless_told_otherwise_in_whole_hours() {
+        assert_eq!(
+            config_from(&[]).unwrap().idempotency_ttl,
+            Duration::from_secs(24 * 3600)
+        );
+        let week = config_from(&[("IDEMPOTENCY_TTL_HOURS", "168")]).unwrap();
+        assert_eq!(week.idempotency_ttl, Duration::from_secs(168 * 3600));
+        for bad in ["0", "-1", "1.5", "8785", "day"] {
+            let err = config_from(&[("IDEMPOTENCY_TTL_HOURS", bad)]).unwrap_err();
+            assert_eq!(err.variable, "IDEMPOTENCY_TTL_HOURS", "{bad}");
+        }
+    }
+
+    #[test]
     fn operational_settings_have_defaults_and_can_be_changed() {
         let config = config_from(&[]).unwrap();
         assert_eq!(config.database.acquire_timeout, Duration::from_secs(3));

@@ -43,6 +43,18 @@ async fn tasks_are_distributed_by_owner_and_spread_over_the_workers() {
     )
     .await;
     assert_eq!(distribution, "user_id:h", "hash-distributed by user_id");
+    let keys_with_tasks = scalar(
+        &inspector,
+        "SELECT (k.colocationid = t.colocationid AND \
+                 column_to_column_name(k.logicalrelid, k.partkey) = 'user_id')::text AS v \
+         FROM pg_dist_partition k, pg_dist_partition t \
+         WHERE k.logicalrelid = 'idempotency_keys'::regclass AND t.logicalrelid = 'tasks'::regclass",
+    )
+    .await;
+    assert_eq!(
+        keys_with_tasks, "true",
+        "idempotency keys are co-located with tasks, by user_id"
+    );
     let workers_with_rows = scalar(
         &inspector,
         "SELECT count(DISTINCT nodeport)::text AS v FROM citus_shards \

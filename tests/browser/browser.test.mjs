@@ -220,6 +220,25 @@ test("a page from an allowed origin uses entity tags: ETag, If-None-Match (304) 
   assert.equal(result.merged.body.title, "Tab two, merged");
 });
 
+test("a page from an allowed origin retries safely with Idempotency-Key and reads Idempotent-Replayed", async () => {
+  const { context, page } = await newPage();
+  await page.goto(`http://localhost:${frontend.port}/`);
+  const result = await page.evaluate(([api, token]) => window.runIdempotent(api, token), [server.origin, server.token]);
+  await context.close();
+  assert.equal(result.blocked, undefined, result.blocked);
+  assert.equal(result.first.status, 201);
+  assert.equal(result.first.replayed, null, "a first answer is not a replay");
+  assert.equal(result.retry.status, 201, "Idempotency-Key passes the preflight");
+  assert.equal(result.retry.replayed, "true", "Idempotent-Replayed is readable cross-origin");
+  assert.equal(result.retry.text, result.first.text, "the same answer, byte for byte");
+  assert.equal(result.reused.status, 422);
+  assert.equal(result.reused.body.code, "idempotency_key_reused");
+  assert.equal(result.toggle.body.completed, true);
+  assert.equal(result.toggleRetry.replayed, "true");
+  assert.equal(result.toggleRetry.body.completed, true, "the retried toggle did not flip it back");
+  assert.equal(result.count, 1, "one task");
+});
+
 test("a page from an origin that is not allowed has its calls blocked by the browser", async () => {
   for (const credentials of ["same-origin", "include"]) {
     const result = await runFrontend(`http://127.0.0.2:${frontend.port}`, credentials);
