@@ -12,7 +12,6 @@ use std::time::Duration;
 use poem::http::Method;
 use poem::web::Data;
 use poem::{IntoResponse, Response, handler};
-use sea_orm::{DatabaseConnection, DbBackend};
 
 use crate::db::Db;
 
@@ -147,22 +146,13 @@ pub struct PoolUsage {
 }
 
 impl PoolUsage {
-    pub fn of(db: &DatabaseConnection) -> Self {
-        let (open, idle, max) = match db.get_database_backend() {
-            DbBackend::Postgres => {
-                let pool = db.get_postgres_connection_pool();
-                (pool.size(), pool.num_idle(), pool.options().get_max_connections())
-            }
-            DbBackend::Sqlite => {
-                let pool = db.get_sqlite_connection_pool();
-                (pool.size(), pool.num_idle(), pool.options().get_max_connections())
-            }
-            _ => (0, 0, 0),
-        };
+    pub fn of(db: &Db) -> Self {
+        let (open, idle, max) = db.pool_usage();
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         PoolUsage {
-            open,
-            idle: u32::try_from(idle).unwrap_or(u32::MAX),
-            max,
+            open: count(open),
+            idle: count(idle),
+            max: count(max),
         }
     }
 }
@@ -171,7 +161,7 @@ impl PoolUsage {
 #[handler]
 pub fn metrics_endpoint(metrics: Data<&std::sync::Arc<Metrics>>, db: Data<&Db>) -> Response {
     metrics
-        .render(PoolUsage::of(db.connection()))
+        .render(PoolUsage::of(db.0))
         .with_content_type("text/plain; version=0.0.4; charset=utf-8")
         .into_response()
 }

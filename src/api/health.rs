@@ -106,7 +106,7 @@ pub struct HealthApi {
 impl HealthApi {
     async fn check(&self) -> HealthResponse {
         let jwks = self.verifier.jwks().map(|jwks| jwks.status().as_str().to_owned());
-        let database_answers = match tokio::time::timeout(DATABASE_PING_TIMEOUT, self.db.connection().ping()).await {
+        let database_answers = match tokio::time::timeout(DATABASE_PING_TIMEOUT, self.db.ping()).await {
             Ok(Ok(())) => true,
             Ok(Err(err)) => {
                 tracing::warn!(error = %err, "health check: database ping failed");

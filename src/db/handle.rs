@@ -1,105 +1,140 @@
 //! [`Db`]: the service's handle on its database, which every query goes through.
 //!
-//! Normally a thin wrapper over SeaORM's pool (prepared statements, cached per connection). With
-//! `DB_STATEMENT_CACHE=false` on PostgreSQL — for a pooler in transaction mode that keeps no
-//! prepared statements, such as PgBouncer before 1.21 — every statement is sent through the simple
-//! query protocol instead, its parameters written in as typed literals ([`super::inline`]): one
-//! message per statement, nothing left on the server connection for the next client to trip on.
-//! SeaORM's entities, builders and row decoding are the same either way.
+//! On PostgreSQL, statements run on the service's own pool ([`super::pool`]): prepared and cached
+//! per connection, or — with `DB_STATEMENT_CACHE=false`, for a pooler in transaction mode that
+//! keeps no prepared statements, such as PgBouncer before 1.21 — sent through the simple query
+//! protocol, their parameters written in as typed literals ([`super::inline`]). On SQLite they
+//! run on SeaORM's pool. SeaORM's entities, builders and row decoding are the same either way;
+//! SeaORM's own pool also runs the migrations.
 
-use std::sync::Arc;
+use std::fmt;
 
-use sea_orm::sqlx::postgres::Postgres;
-use sea_orm::sqlx::{self, AssertSqlSafe, PgPool};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult, QueryResult, RuntimeErr,
-    Statement, TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DatabaseConnectionType, DatabaseTransaction, DbBackend, DbErr, ExecResult,
+    QueryResult, Statement, TransactionTrait,
 };
 use tokio::sync::Mutex;
 
-use super::inline::inline_parameters;
+use super::pool::{PgConnections, PgObject, TransactionCommand};
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Db {
     connection: DatabaseConnection,
-    simple_protocol: bool,
+    /// PostgreSQL only: the pool requests are served from.
+    postgres: Option<PgConnections>,
+}
+
+impl fmt::Debug for Db {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Db")
+            .field("postgres", &self.postgres.is_some())
+            .field("prepared_statements", &self.uses_prepared_statements())
+            .finish()
+    }
 }
 
 impl Db {
     /// `prepared_statements: false` switches PostgreSQL to the simple query protocol (ignored on
-    /// SQLite, which has no pooler in between).
+    /// SQLite, which has no pooler in between). On PostgreSQL the serving pool takes the URL,
+    /// TLS settings and limits of `connection`'s.
     pub fn new(connection: DatabaseConnection, prepared_statements: bool) -> Self {
-        let simple_protocol = !prepared_statements && connection.get_database_backend() == DbBackend::Postgres;
-        Db {
-            connection,
-            simple_protocol,
-        }
+        // Matched rather than asked: a disconnected handle (the spec generator's) has no backend.
+        let postgres = matches!(connection.inner, DatabaseConnectionType::SqlxPostgresPoolConnection(_))
+            .then(|| PgConnections::like(connection.get_postgres_connection_pool(), !prepared_statements));
+        Db { connection, postgres }
     }
 
     /// Whether statements are prepared (false: the simple query protocol, on PostgreSQL).
     pub fn uses_prepared_statements(&self) -> bool {
-        !self.simple_protocol
+        !self.postgres.as_ref().is_some_and(PgConnections::uses_simple_protocol)
     }
 
-    /// SeaORM's pool underneath (health pings, pool metrics, closing).
+    /// SeaORM's pool (migrations; SQLite's statements).
     pub fn connection(&self) -> &DatabaseConnection {
         &self.connection
     }
 
-    fn simple_pool(&self) -> Option<&PgPool> {
-        self.simple_protocol
-            .then(|| self.connection.get_postgres_connection_pool())
-    }
-
     /// Starts a transaction: the statements run on it go the same way as the pool's.
     pub async fn begin(&self) -> Result<DbTransaction, DbErr> {
-        match self.simple_pool() {
-            Some(pool) => {
-                let transaction = pool.begin().await.map_err(query_error)?;
-                Ok(DbTransaction::Simple(Mutex::new(transaction)))
+        match &self.postgres {
+            Some(postgres) => {
+                let mut connection = postgres.get().await?;
+                connection.transaction_control(TransactionCommand::Begin).await?;
+                Ok(DbTransaction::Postgres {
+                    connection: Mutex::new(connection),
+                    simple_protocol: postgres.uses_simple_protocol(),
+                })
             }
-            None => Ok(DbTransaction::Prepared(self.connection.begin().await?)),
+            None => Ok(DbTransaction::Sqlite(self.connection.begin().await?)),
+        }
+    }
+
+    /// Whether the database answers (a connection from the pool, and a round trip on it).
+    pub async fn ping(&self) -> Result<(), DbErr> {
+        match &self.postgres {
+            Some(postgres) => postgres.get().await?.ping().await,
+            None => self.connection.ping().await,
+        }
+    }
+
+    /// `(open, idle, max)` connections of the pool that serves requests.
+    pub fn pool_usage(&self) -> (usize, usize, usize) {
+        match (&self.postgres, &self.connection.inner) {
+            (Some(postgres), _) => postgres.usage(),
+            (None, DatabaseConnectionType::SqlxSqlitePoolConnection(_)) => {
+                let pool = self.connection.get_sqlite_connection_pool();
+                (
+                    pool.size() as usize,
+                    pool.num_idle(),
+                    pool.options().get_max_connections() as usize,
+                )
+            }
+            _ => (0, 0, 0),
         }
     }
 
     pub async fn close(self) -> Result<(), DbErr> {
+        if let Some(postgres) = &self.postgres {
+            postgres.close().await;
+        }
         self.connection.close().await
     }
 }
 
-/// A transaction of [`Db::begin`]. Dropped without `commit`, it rolls back.
+/// A transaction of [`Db::begin`]. Dropped without `commit` or `rollback`, its connection is
+/// discarded (which rolls it back on the server), never reused.
 pub enum DbTransaction {
-    Prepared(DatabaseTransaction),
-    Simple(Mutex<sqlx::Transaction<'static, Postgres>>),
+    Postgres {
+        connection: Mutex<PgObject>,
+        simple_protocol: bool,
+    },
+    Sqlite(DatabaseTransaction),
 }
 
 impl DbTransaction {
     pub async fn commit(self) -> Result<(), DbErr> {
         match self {
-            DbTransaction::Prepared(transaction) => transaction.commit().await,
-            DbTransaction::Simple(transaction) => transaction.into_inner().commit().await.map_err(query_error),
+            DbTransaction::Postgres { connection, .. } => {
+                connection
+                    .into_inner()
+                    .transaction_control(TransactionCommand::Commit)
+                    .await
+            }
+            DbTransaction::Sqlite(transaction) => transaction.commit().await,
         }
     }
 
     pub async fn rollback(self) -> Result<(), DbErr> {
         match self {
-            DbTransaction::Prepared(transaction) => transaction.rollback().await,
-            DbTransaction::Simple(transaction) => transaction.into_inner().rollback().await.map_err(query_error),
+            DbTransaction::Postgres { connection, .. } => {
+                connection
+                    .into_inner()
+                    .transaction_control(TransactionCommand::Rollback)
+                    .await
+            }
+            DbTransaction::Sqlite(transaction) => transaction.rollback().await,
         }
     }
-}
-
-fn query_error(err: sqlx::Error) -> DbErr {
-    DbErr::Query(RuntimeErr::SqlxError(Arc::new(err)))
-}
-
-fn exec_error(err: sqlx::Error) -> DbErr {
-    DbErr::Exec(RuntimeErr::SqlxError(Arc::new(err)))
-}
-
-fn simple(stmt: &Statement) -> Result<AssertSqlSafe<String>, DbErr> {
-    // The literals are written by `inline_parameters`, which escapes every value it writes.
-    inline_parameters(stmt).map(AssertSqlSafe)
 }
 
 #[async_trait::async_trait]
@@ -109,38 +144,38 @@ impl ConnectionTrait for Db {
     }
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        match self.simple_pool() {
-            Some(pool) => sqlx::raw_sql(simple(&stmt)?)
-                .execute(pool)
-                .await
-                .map(Into::into)
-                .map_err(exec_error),
+        match &self.postgres {
+            Some(postgres) => {
+                let simple = postgres.uses_simple_protocol();
+                postgres.get().await?.execute(&stmt, simple).await
+            }
             None => self.connection.execute_raw(stmt).await,
         }
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        self.connection.execute_unprepared(sql).await
+        match &self.postgres {
+            Some(postgres) => postgres.get().await?.execute_unprepared(sql).await,
+            None => self.connection.execute_unprepared(sql).await,
+        }
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-        match self.simple_pool() {
-            Some(pool) => sqlx::raw_sql(simple(&stmt)?)
-                .fetch_optional(pool)
-                .await
-                .map(|row| row.map(Into::into))
-                .map_err(query_error),
+        match &self.postgres {
+            Some(postgres) => {
+                let simple = postgres.uses_simple_protocol();
+                postgres.get().await?.query_one(&stmt, simple).await
+            }
             None => self.connection.query_one_raw(stmt).await,
         }
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        match self.simple_pool() {
-            Some(pool) => sqlx::raw_sql(simple(&stmt)?)
-                .fetch_all(pool)
-                .await
-                .map(|rows| rows.into_iter().map(Into::into).collect())
-                .map_err(query_error),
+        match &self.postgres {
+            Some(postgres) => {
+                let simple = postgres.uses_simple_protocol();
+                postgres.get().await?.query_all(&stmt, simple).await
+            }
             None => self.connection.query_all_raw(stmt).await,
         }
     }
@@ -154,64 +189,45 @@ impl ConnectionTrait for Db {
 impl ConnectionTrait for DbTransaction {
     fn get_database_backend(&self) -> DbBackend {
         match self {
-            DbTransaction::Prepared(transaction) => transaction.get_database_backend(),
-            DbTransaction::Simple(_) => DbBackend::Postgres,
+            DbTransaction::Postgres { .. } => DbBackend::Postgres,
+            DbTransaction::Sqlite(transaction) => transaction.get_database_backend(),
         }
     }
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
         match self {
-            DbTransaction::Prepared(transaction) => transaction.execute_raw(stmt).await,
-            DbTransaction::Simple(transaction) => {
-                let mut transaction = transaction.lock().await;
-                sqlx::raw_sql(simple(&stmt)?)
-                    .execute(&mut **transaction)
-                    .await
-                    .map(Into::into)
-                    .map_err(exec_error)
-            }
+            DbTransaction::Postgres {
+                connection,
+                simple_protocol,
+            } => connection.lock().await.execute(&stmt, *simple_protocol).await,
+            DbTransaction::Sqlite(transaction) => transaction.execute_raw(stmt).await,
         }
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
         match self {
-            DbTransaction::Prepared(transaction) => transaction.execute_unprepared(sql).await,
-            DbTransaction::Simple(transaction) => {
-                let mut transaction = transaction.lock().await;
-                sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
-                    .execute(&mut **transaction)
-                    .await
-                    .map(Into::into)
-                    .map_err(exec_error)
-            }
+            DbTransaction::Postgres { connection, .. } => connection.lock().await.execute_unprepared(sql).await,
+            DbTransaction::Sqlite(transaction) => transaction.execute_unprepared(sql).await,
         }
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
         match self {
-            DbTransaction::Prepared(transaction) => transaction.query_one_raw(stmt).await,
-            DbTransaction::Simple(transaction) => {
-                let mut transaction = transaction.lock().await;
-                sqlx::raw_sql(simple(&stmt)?)
-                    .fetch_optional(&mut **transaction)
-                    .await
-                    .map(|row| row.map(Into::into))
-                    .map_err(query_error)
-            }
+            DbTransaction::Postgres {
+                connection,
+                simple_protocol,
+            } => connection.lock().await.query_one(&stmt, *simple_protocol).await,
+            DbTransaction::Sqlite(transaction) => transaction.query_one_raw(stmt).await,
         }
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         match self {
-            DbTransaction::Prepared(transaction) => transaction.query_all_raw(stmt).await,
-            DbTransaction::Simple(transaction) => {
-                let mut transaction = transaction.lock().await;
-                sqlx::raw_sql(simple(&stmt)?)
-                    .fetch_all(&mut **transaction)
-                    .await
-                    .map(|rows| rows.into_iter().map(Into::into).collect())
-                    .map_err(query_error)
-            }
+            DbTransaction::Postgres {
+                connection,
+                simple_protocol,
+            } => connection.lock().await.query_all(&stmt, *simple_protocol).await,
+            DbTransaction::Sqlite(transaction) => transaction.query_all_raw(stmt).await,
         }
     }
 

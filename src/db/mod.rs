@@ -2,6 +2,7 @@
 
 mod handle;
 mod inline;
+mod pool;
 
 pub use handle::{Db, DbTransaction};
 

@@ -20,6 +20,7 @@ mod list;
 mod migrations;
 mod observability;
 mod outage;
+mod pool;
 mod process;
 mod proxy;
 mod tls;
