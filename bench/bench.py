@@ -297,8 +297,16 @@ def main():
                              "each round on fresh databases; prints both and the ratio")
     parser.add_argument("--binary", default=BIN, help="the build under test (default: this checkout's release build)")
     parser.add_argument("--smoke", action="store_true", help="a short run that only proves the benchmark works")
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS),
+                        help="comma-separated subset of the scenarios to run (default: all)")
     parser.add_argument("--admin-url", default=os.environ.get("TEST_PG_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/test"))
     args = parser.parse_args()
+    chosen = [name.strip() for name in args.scenarios.split(",") if name.strip()]
+    unknown = sorted(set(chosen) - set(SCENARIOS))
+    if unknown or not chosen:
+        fail(f"unknown scenarios {unknown}; choose among {', '.join(SCENARIOS)}")
+    # The rest of the script iterates SCENARIOS: narrow it, keeping the canonical order.
+    SCENARIOS[:] = [name for name in SCENARIOS if name in chosen]
     if args.smoke:
         args.seconds, args.warmup, args.runs = 2, 1, 1
     # The servers run in a temporary directory: binaries are named by absolute path.

@@ -56,6 +56,7 @@ pub async fn prepare_database(config: &Config) -> Result<Db, StartError> {
     db::migrate(&db)
         .await
         .map_err(|source| StartError::Migration { target, source })?;
+    db.close_migration_pool().await;
     Ok(db)
 }
 

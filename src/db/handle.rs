@@ -69,6 +69,14 @@ impl Db {
         }
     }
 
+    /// On PostgreSQL, closes SeaORM's pool once the migrations have run: requests are served
+    /// from the service's own pool, and the migration connection would otherwise sit idle.
+    pub async fn close_migration_pool(&self) {
+        if self.postgres.is_some() {
+            self.connection.get_postgres_connection_pool().close().await;
+        }
+    }
+
     /// Whether the database answers (a connection from the pool, and a round trip on it).
     pub async fn ping(&self) -> Result<(), DbErr> {
         match &self.postgres {

@@ -5,6 +5,7 @@
 
 pub mod details;
 pub mod entity;
+mod fixed_sql;
 mod queries;
 
 pub use queries::{

@@ -9,12 +9,13 @@ use chrono::{DateTime, Utc};
 use migration::search_fold::fold;
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, LikeExpr, SimpleExpr};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, Order, QueryFilter,
-    QueryOrder, QuerySelect, UpdateMany,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, Order,
+    PartialModelTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, UpdateMany,
 };
 
 use super::details::{Due, Priority, PriorityRank, Recurrence, RecurrenceKind, TAG_SEPARATOR, tags_for_matching};
 use super::entity::{ActiveModel, Column, Entity as Tasks, Model as Task, TaskRow};
+use super::fixed_sql::FixedSql;
 use crate::auth::AuthUser;
 use crate::db::{Db, DbTransaction};
 
@@ -73,6 +74,21 @@ pub struct TaskListQuery {
     pub order: Option<ListOrder>,
     pub limit: Option<u64>,
     pub offset: u64,
+}
+
+impl TaskListQuery {
+    /// No filter, no page, the default order (`created_at` then `id`, newest first).
+    fn is_newest_first_unfiltered(&self) -> bool {
+        self.completed.is_none()
+            && self.search.as_deref().is_none_or(str::is_empty)
+            && self.priorities.is_empty()
+            && self.tags.is_empty()
+            && self.due_windows.is_empty()
+            && self.sort == SortField::CreatedAt
+            && self.order.unwrap_or(self.sort.natural_order()) == ListOrder::Desc
+            && self.limit.is_none()
+            && self.offset == 0
+    }
 }
 
 /// A recurrence as stored: the flag, and the rule it repeats by.
@@ -222,6 +238,9 @@ pub async fn list_tasks(
     owner: &AuthUser,
     query: &TaskListQuery,
 ) -> Result<Vec<TaskRow>, DbErr> {
+    if query.is_newest_first_unfiltered() {
+        return list_all_newest_first(db, owner).await;
+    }
     let mut select = Tasks::find().filter(Column::UserId.eq(owner.id()));
     if let Some(completed) = query.completed {
         select = select.filter(Column::Completed.eq(completed));
@@ -283,14 +302,39 @@ pub async fn list_tasks(
     select.into_partial_model::<TaskRow>().all(db).await
 }
 
+/// The caller's task `id` (at most one row: `id` is unique).
 #[tracing::instrument(skip(db, owner), fields(user_id = owner.id()))]
 pub async fn find_task(db: &impl ConnectionTrait, owner: &AuthUser, id: i64) -> Result<Option<TaskRow>, DbErr> {
-    Tasks::find()
-        .filter(Column::Id.eq(id))
-        .filter(Column::UserId.eq(owner.id()))
-        .into_partial_model::<TaskRow>()
-        .one(db)
-        .await
+    static FIND_TASK: FixedSql = FixedSql::new();
+    let statement = FIND_TASK.bind(
+        db.get_database_backend(),
+        |backend| {
+            TaskRow::select_cols(Tasks::find())
+                .filter(Column::Id.eq(0i64))
+                .filter(Column::UserId.eq(""))
+                .build(backend)
+        },
+        vec![id.into(), owner.id().into()],
+    );
+    TaskRow::find_by_statement(statement).one(db).await
+}
+
+/// The list as most requests ask for it, newest first with no filter or page: the SQL is the
+/// same every time.
+async fn list_all_newest_first(db: &impl ConnectionTrait, owner: &AuthUser) -> Result<Vec<TaskRow>, DbErr> {
+    static LIST_ALL: FixedSql = FixedSql::new();
+    let statement = LIST_ALL.bind(
+        db.get_database_backend(),
+        |backend| {
+            TaskRow::select_cols(Tasks::find())
+                .filter(Column::UserId.eq(""))
+                .order_by(Column::CreatedAt, Order::Desc)
+                .order_by(Column::Id, Order::Desc)
+                .build(backend)
+        },
+        vec![owner.id().into()],
+    );
+    TaskRow::find_by_statement(statement).all(db).await
 }
 
 fn tags_json(tags: &[String]) -> String {
