@@ -309,7 +309,7 @@ pub async fn find_task(db: &impl ConnectionTrait, owner: &AuthUser, id: i64) -> 
     let statement = FIND_TASK.bind(
         db.get_database_backend(),
         |backend| {
-            TaskRow::select_cols(Tasks::find())
+            TaskRow::select_cols(Tasks::find().select_only())
                 .filter(Column::Id.eq(0i64))
                 .filter(Column::UserId.eq(""))
                 .build(backend)
@@ -326,7 +326,7 @@ async fn list_all_newest_first(db: &impl ConnectionTrait, owner: &AuthUser) -> R
     let statement = LIST_ALL.bind(
         db.get_database_backend(),
         |backend| {
-            TaskRow::select_cols(Tasks::find())
+            TaskRow::select_cols(Tasks::find().select_only())
                 .filter(Column::UserId.eq(""))
                 .order_by(Column::CreatedAt, Order::Desc)
                 .order_by(Column::Id, Order::Desc)
