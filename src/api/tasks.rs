@@ -575,7 +575,10 @@ impl TasksApi {
         request: &Request,
         body: JsonBody<NewTaskRequest>,
         /// Your own name for this one request, e.g. a UUID: a retry with the same key gets the first answer again (`Idempotent-Replayed: true`) instead of doing it twice. 1 to 255 visible ASCII characters; kept 24 hours (`IDEMPOTENCY_TTL_HOURS`).
-        #[oai(name = "Idempotency-Key")]
+        #[oai(
+            name = "Idempotency-Key",
+            validator(min_length = 1, max_length = 257, pattern = r"^[!-~]+$")
+        )]
         _idempotency_key: Header<Option<String>>,
     ) -> CreateTaskResponse {
         let keyed = KeyedRequest::from_request(request, body.raw());
@@ -656,7 +659,10 @@ impl TasksApi {
         #[oai(name = "If-Match")]
         if_match: Header<Option<String>>,
         /// Your own name for this one request, e.g. a UUID: a retry with the same key gets the first answer again (`Idempotent-Replayed: true`) instead of doing it twice. 1 to 255 visible ASCII characters; kept 24 hours (`IDEMPOTENCY_TTL_HOURS`).
-        #[oai(name = "Idempotency-Key")]
+        #[oai(
+            name = "Idempotency-Key",
+            validator(min_length = 1, max_length = 257, pattern = r"^[!-~]+$")
+        )]
         _idempotency_key: Header<Option<String>>,
     ) -> CompletionResponse {
         let keyed = KeyedRequest::from_request(request, body.raw());
@@ -685,7 +691,10 @@ impl TasksApi {
         #[oai(name = "If-Match")]
         if_match: Header<Option<String>>,
         /// Your own name for this one request, e.g. a UUID: a retry with the same key gets the first answer again (`Idempotent-Replayed: true`) instead of doing it twice. 1 to 255 visible ASCII characters; kept 24 hours (`IDEMPOTENCY_TTL_HOURS`).
-        #[oai(name = "Idempotency-Key")]
+        #[oai(
+            name = "Idempotency-Key",
+            validator(min_length = 1, max_length = 257, pattern = r"^[!-~]+$")
+        )]
         _idempotency_key: Header<Option<String>>,
     ) -> CompletionResponse {
         let keyed = KeyedRequest::from_request(request, &[]);
@@ -714,7 +723,10 @@ impl TasksApi {
         #[oai(name = "If-Match")]
         if_match: Header<Option<String>>,
         /// Your own name for this one request, e.g. a UUID: a retry with the same key gets the first answer again (`Idempotent-Replayed: true`) instead of doing it twice. 1 to 255 visible ASCII characters; kept 24 hours (`IDEMPOTENCY_TTL_HOURS`).
-        #[oai(name = "Idempotency-Key")]
+        #[oai(
+            name = "Idempotency-Key",
+            validator(min_length = 1, max_length = 257, pattern = r"^[!-~]+$")
+        )]
         _idempotency_key: Header<Option<String>>,
     ) -> CompletionResponse {
         let keyed = KeyedRequest::from_request(request, &[]);
@@ -837,7 +849,10 @@ impl UserTasksApi {
         request: &Request,
         body: JsonBody<NewTaskRequest>,
         /// Your own name for this one request, e.g. a UUID: a retry with the same key gets the first answer again (`Idempotent-Replayed: true`) instead of doing it twice. 1 to 255 visible ASCII characters; kept 24 hours (`IDEMPOTENCY_TTL_HOURS`).
-        #[oai(name = "Idempotency-Key")]
+        #[oai(
+            name = "Idempotency-Key",
+            validator(min_length = 1, max_length = 257, pattern = r"^[!-~]+$")
+        )]
         _idempotency_key: Header<Option<String>>,
     ) -> CreateTaskResponse {
         if let Err(refused) = same_user(&auth, &user_id.0) {
@@ -936,7 +951,10 @@ impl UserTasksApi {
         #[oai(name = "If-Match")]
         if_match: Header<Option<String>>,
         /// Your own name for this one request, e.g. a UUID: a retry with the same key gets the first answer again (`Idempotent-Replayed: true`) instead of doing it twice. 1 to 255 visible ASCII characters; kept 24 hours (`IDEMPOTENCY_TTL_HOURS`).
-        #[oai(name = "Idempotency-Key")]
+        #[oai(
+            name = "Idempotency-Key",
+            validator(min_length = 1, max_length = 257, pattern = r"^[!-~]+$")
+        )]
         _idempotency_key: Header<Option<String>>,
     ) -> CompletionResponse {
         if let Err(refused) = same_user(&auth, &user_id.0) {
@@ -972,7 +990,10 @@ impl UserTasksApi {
         #[oai(name = "If-Match")]
         if_match: Header<Option<String>>,
         /// Your own name for this one request, e.g. a UUID: a retry with the same key gets the first answer again (`Idempotent-Replayed: true`) instead of doing it twice. 1 to 255 visible ASCII characters; kept 24 hours (`IDEMPOTENCY_TTL_HOURS`).
-        #[oai(name = "Idempotency-Key")]
+        #[oai(
+            name = "Idempotency-Key",
+            validator(min_length = 1, max_length = 257, pattern = r"^[!-~]+$")
+        )]
         _idempotency_key: Header<Option<String>>,
     ) -> CompletionResponse {
         if let Err(refused) = same_user(&auth, &user_id.0) {
@@ -1008,7 +1029,10 @@ impl UserTasksApi {
         #[oai(name = "If-Match")]
         if_match: Header<Option<String>>,
         /// Your own name for this one request, e.g. a UUID: a retry with the same key gets the first answer again (`Idempotent-Replayed: true`) instead of doing it twice. 1 to 255 visible ASCII characters; kept 24 hours (`IDEMPOTENCY_TTL_HOURS`).
-        #[oai(name = "Idempotency-Key")]
+        #[oai(
+            name = "Idempotency-Key",
+            validator(min_length = 1, max_length = 257, pattern = r"^[!-~]+$")
+        )]
         _idempotency_key: Header<Option<String>>,
     ) -> CompletionResponse {
         if let Err(refused) = same_user(&auth, &user_id.0) {
