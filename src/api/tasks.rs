@@ -577,7 +577,7 @@ impl TasksApi {
         /// Your own name for this one request, e.g. a UUID: a retry with the same key gets the first answer again (`Idempotent-Replayed: true`) instead of doing it twice. 1 to 255 visible ASCII characters; kept 24 hours (`IDEMPOTENCY_TTL_HOURS`).
         #[oai(
             name = "Idempotency-Key",
-            validator(min_length = 1, max_length = 257, pattern = r"^[!-~]+$")
+            validator(min_length = 1, max_length = 255, pattern = r"^[!-~]+$")
         )]
         _idempotency_key: Header<Option<String>>,
     ) -> CreateTaskResponse {
@@ -661,7 +661,7 @@ impl TasksApi {
         /// Your own name for this one request, e.g. a UUID: a retry with the same key gets the first answer again (`Idempotent-Replayed: true`) instead of doing it twice. 1 to 255 visible ASCII characters; kept 24 hours (`IDEMPOTENCY_TTL_HOURS`).
         #[oai(
             name = "Idempotency-Key",
-            validator(min_length = 1, max_length = 257, pattern = r"^[!-~]+$")
+            validator(min_length = 1, max_length = 255, pattern = r"^[!-~]+$")
         )]
         _idempotency_key: Header<Option<String>>,
     ) -> CompletionResponse {
@@ -693,7 +693,7 @@ impl TasksApi {
         /// Your own name for this one request, e.g. a UUID: a retry with the same key gets the first answer again (`Idempotent-Replayed: true`) instead of doing it twice. 1 to 255 visible ASCII characters; kept 24 hours (`IDEMPOTENCY_TTL_HOURS`).
         #[oai(
             name = "Idempotency-Key",
-            validator(min_length = 1, max_length = 257, pattern = r"^[!-~]+$")
+            validator(min_length = 1, max_length = 255, pattern = r"^[!-~]+$")
         )]
         _idempotency_key: Header<Option<String>>,
     ) -> CompletionResponse {
@@ -725,7 +725,7 @@ impl TasksApi {
         /// Your own name for this one request, e.g. a UUID: a retry with the same key gets the first answer again (`Idempotent-Replayed: true`) instead of doing it twice. 1 to 255 visible ASCII characters; kept 24 hours (`IDEMPOTENCY_TTL_HOURS`).
         #[oai(
             name = "Idempotency-Key",
-            validator(min_length = 1, max_length = 257, pattern = r"^[!-~]+$")
+            validator(min_length = 1, max_length = 255, pattern = r"^[!-~]+$")
         )]
         _idempotency_key: Header<Option<String>>,
     ) -> CompletionResponse {
@@ -851,7 +851,7 @@ impl UserTasksApi {
         /// Your own name for this one request, e.g. a UUID: a retry with the same key gets the first answer again (`Idempotent-Replayed: true`) instead of doing it twice. 1 to 255 visible ASCII characters; kept 24 hours (`IDEMPOTENCY_TTL_HOURS`).
         #[oai(
             name = "Idempotency-Key",
-            validator(min_length = 1, max_length = 257, pattern = r"^[!-~]+$")
+            validator(min_length = 1, max_length = 255, pattern = r"^[!-~]+$")
         )]
         _idempotency_key: Header<Option<String>>,
     ) -> CreateTaskResponse {
@@ -953,7 +953,7 @@ impl UserTasksApi {
         /// Your own name for this one request, e.g. a UUID: a retry with the same key gets the first answer again (`Idempotent-Replayed: true`) instead of doing it twice. 1 to 255 visible ASCII characters; kept 24 hours (`IDEMPOTENCY_TTL_HOURS`).
         #[oai(
             name = "Idempotency-Key",
-            validator(min_length = 1, max_length = 257, pattern = r"^[!-~]+$")
+            validator(min_length = 1, max_length = 255, pattern = r"^[!-~]+$")
         )]
         _idempotency_key: Header<Option<String>>,
     ) -> CompletionResponse {
@@ -992,7 +992,7 @@ impl UserTasksApi {
         /// Your own name for this one request, e.g. a UUID: a retry with the same key gets the first answer again (`Idempotent-Replayed: true`) instead of doing it twice. 1 to 255 visible ASCII characters; kept 24 hours (`IDEMPOTENCY_TTL_HOURS`).
         #[oai(
             name = "Idempotency-Key",
-            validator(min_length = 1, max_length = 257, pattern = r"^[!-~]+$")
+            validator(min_length = 1, max_length = 255, pattern = r"^[!-~]+$")
         )]
         _idempotency_key: Header<Option<String>>,
     ) -> CompletionResponse {
@@ -1031,7 +1031,7 @@ impl UserTasksApi {
         /// Your own name for this one request, e.g. a UUID: a retry with the same key gets the first answer again (`Idempotent-Replayed: true`) instead of doing it twice. 1 to 255 visible ASCII characters; kept 24 hours (`IDEMPOTENCY_TTL_HOURS`).
         #[oai(
             name = "Idempotency-Key",
-            validator(min_length = 1, max_length = 257, pattern = r"^[!-~]+$")
+            validator(min_length = 1, max_length = 255, pattern = r"^[!-~]+$")
         )]
         _idempotency_key: Header<Option<String>>,
     ) -> CompletionResponse {

@@ -14,18 +14,20 @@ pub const MAX_KEY_LENGTH: usize = 255;
 pub struct IdempotencyKey(String);
 
 impl IdempotencyKey {
-    /// Reads the header as sent: 1–255 visible ASCII characters (`!` to `~`). The IETF draft
-    /// makes the header a structured-field string (`"8e03978e-…"`); Stripe-style clients send the
-    /// bare key. Both are accepted and the quoted form names the same key as the bare one.
+    /// Reads the header as sent: 1 to 255 visible ASCII characters (`!` to `~`), exactly what the
+    /// published parameter schema says. The IETF draft makes the header a structured-field string
+    /// (`"8e03978e-…"`); Stripe-style clients send the bare key. A value in double quotes names
+    /// the key inside them, so both forms of one key are the same key.
     pub fn parse(header: &str) -> Result<Self, ApiError> {
+        let visible = |byte: &u8| (b'!'..=b'~').contains(byte);
+        if header.is_empty() || header.len() > MAX_KEY_LENGTH || !header.as_bytes().iter().all(visible) {
+            return Err(ApiError::InvalidIdempotencyKey);
+        }
         let key = header
             .strip_prefix('"')
             .and_then(|rest| rest.strip_suffix('"'))
+            .filter(|inside| !inside.is_empty())
             .unwrap_or(header);
-        let visible = |byte: &u8| (b'!'..=b'~').contains(byte);
-        if key.is_empty() || key.len() > MAX_KEY_LENGTH || !key.as_bytes().iter().all(visible) {
-            return Err(ApiError::InvalidIdempotencyKey);
-        }
         Ok(IdempotencyKey(key.to_owned()))
     }
 
@@ -93,8 +95,10 @@ mod tests {
             quoted,
             IdempotencyKey::parse("8e03978e-40d5-43e8-bc93-6894a57f9324").unwrap()
         );
-        // A lone quote is a visible character, not a quoted empty key.
+        // Quotes around nothing are the key's own characters, as is a lone quote.
         assert_eq!(IdempotencyKey::parse("\"").unwrap().as_str(), "\"");
+        assert_eq!(IdempotencyKey::parse("\"\"").unwrap().as_str(), "\"\"");
+        assert_eq!(IdempotencyKey::parse("\"open").unwrap().as_str(), "\"open");
     }
 
     #[test]

@@ -189,7 +189,7 @@ async fn malformed_keys_are_400_and_nothing_is_written() {
     let app = spawn_app().await;
     let id = app.create_titled("alice", "Target").await;
     let too_long = "k".repeat(256);
-    for key in ["", "two words", "tab\tinside", too_long.as_str(), "\"\""] {
+    for key in ["", "two words", "tab\tinside", too_long.as_str()] {
         let create = keyed(
             &app,
             "alice",
