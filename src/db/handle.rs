@@ -60,10 +60,7 @@ impl Db {
             Some(postgres) => {
                 let mut connection = postgres.get().await?;
                 connection.transaction_control(TransactionCommand::Begin).await?;
-                Ok(DbTransaction::Postgres {
-                    connection: Mutex::new(connection),
-                    simple_protocol: postgres.uses_simple_protocol(),
-                })
+                Ok(DbTransaction::Postgres(Mutex::new(connection)))
             }
             None => Ok(DbTransaction::Sqlite(self.connection.begin().await?)),
         }
@@ -103,7 +100,7 @@ impl Db {
 
     pub async fn close(self) -> Result<(), DbErr> {
         if let Some(postgres) = &self.postgres {
-            postgres.close().await;
+            postgres.close();
         }
         self.connection.close().await
     }
@@ -112,17 +109,14 @@ impl Db {
 /// A transaction of [`Db::begin`]. Dropped without `commit` or `rollback`, its connection is
 /// discarded (which rolls it back on the server), never reused.
 pub enum DbTransaction {
-    Postgres {
-        connection: Mutex<PgObject>,
-        simple_protocol: bool,
-    },
+    Postgres(Mutex<PgObject>),
     Sqlite(DatabaseTransaction),
 }
 
 impl DbTransaction {
     pub async fn commit(self) -> Result<(), DbErr> {
         match self {
-            DbTransaction::Postgres { connection, .. } => {
+            DbTransaction::Postgres(connection) => {
                 connection
                     .into_inner()
                     .transaction_control(TransactionCommand::Commit)
@@ -134,7 +128,7 @@ impl DbTransaction {
 
     pub async fn rollback(self) -> Result<(), DbErr> {
         match self {
-            DbTransaction::Postgres { connection, .. } => {
+            DbTransaction::Postgres(connection) => {
                 connection
                     .into_inner()
                     .transaction_control(TransactionCommand::Rollback)
@@ -153,10 +147,7 @@ impl ConnectionTrait for Db {
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
         match &self.postgres {
-            Some(postgres) => {
-                let simple = postgres.uses_simple_protocol();
-                postgres.get().await?.execute(&stmt, simple).await
-            }
+            Some(postgres) => postgres.get().await?.execute(&stmt).await,
             None => self.connection.execute_raw(stmt).await,
         }
     }
@@ -170,20 +161,14 @@ impl ConnectionTrait for Db {
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
         match &self.postgres {
-            Some(postgres) => {
-                let simple = postgres.uses_simple_protocol();
-                postgres.get().await?.query_one(&stmt, simple).await
-            }
+            Some(postgres) => postgres.get().await?.query_one(&stmt).await,
             None => self.connection.query_one_raw(stmt).await,
         }
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         match &self.postgres {
-            Some(postgres) => {
-                let simple = postgres.uses_simple_protocol();
-                postgres.get().await?.query_all(&stmt, simple).await
-            }
+            Some(postgres) => postgres.get().await?.query_all(&stmt).await,
             None => self.connection.query_all_raw(stmt).await,
         }
     }
@@ -197,44 +182,35 @@ impl ConnectionTrait for Db {
 impl ConnectionTrait for DbTransaction {
     fn get_database_backend(&self) -> DbBackend {
         match self {
-            DbTransaction::Postgres { .. } => DbBackend::Postgres,
+            DbTransaction::Postgres(_) => DbBackend::Postgres,
             DbTransaction::Sqlite(transaction) => transaction.get_database_backend(),
         }
     }
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
         match self {
-            DbTransaction::Postgres {
-                connection,
-                simple_protocol,
-            } => connection.lock().await.execute(&stmt, *simple_protocol).await,
+            DbTransaction::Postgres(connection) => connection.lock().await.execute(&stmt).await,
             DbTransaction::Sqlite(transaction) => transaction.execute_raw(stmt).await,
         }
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
         match self {
-            DbTransaction::Postgres { connection, .. } => connection.lock().await.execute_unprepared(sql).await,
+            DbTransaction::Postgres(connection) => connection.lock().await.execute_unprepared(sql).await,
             DbTransaction::Sqlite(transaction) => transaction.execute_unprepared(sql).await,
         }
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
         match self {
-            DbTransaction::Postgres {
-                connection,
-                simple_protocol,
-            } => connection.lock().await.query_one(&stmt, *simple_protocol).await,
+            DbTransaction::Postgres(connection) => connection.lock().await.query_one(&stmt).await,
             DbTransaction::Sqlite(transaction) => transaction.query_one_raw(stmt).await,
         }
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         match self {
-            DbTransaction::Postgres {
-                connection,
-                simple_protocol,
-            } => connection.lock().await.query_all(&stmt, *simple_protocol).await,
+            DbTransaction::Postgres(connection) => connection.lock().await.query_all(&stmt).await,
             DbTransaction::Sqlite(transaction) => transaction.query_all_raw(stmt).await,
         }
     }

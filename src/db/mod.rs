@@ -20,11 +20,6 @@ use crate::config::{DatabaseSettings, DatabaseTarget};
 /// Arbitrary but fixed: every instance of the service takes this advisory lock to migrate.
 const MIGRATION_LOCK_KEY: i64 = 0x7d0_7a5c;
 
-/// A pooled connection that sat idle this long is checked (one cheap ping) before use, so one
-/// the server side closed meanwhile (Neon's pooler or auto-suspend, a restart) is replaced
-/// instead of failing a request. Busy connections skip the ping: no extra round trip under load.
-const VERIFY_IF_IDLE_FOR: Duration = Duration::from_secs(1);
-
 /// Start-up retry delays: 250 ms doubling up to 5 s.
 const FIRST_RETRY_DELAY: Duration = Duration::from_millis(250);
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
@@ -42,7 +37,7 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
         .acquire_timeout(settings.acquire_timeout)
         .idle_timeout(settings.idle_timeout)
         .max_lifetime(settings.max_lifetime)
-        .test_before_acquire_if_idle_for(VERIFY_IF_IDLE_FOR)
+        .test_before_acquire_if_idle_for(pool::VERIFY_IF_IDLE_FOR)
         .sqlx_logging(false);
     match settings.target {
         DatabaseTarget::Postgres(_) => {

@@ -27,25 +27,27 @@ use sea_query_sqlx::SqlxValues;
 
 use super::inline::inline_parameters;
 
-/// A connection idle for longer is pinged before it is handed out.
+/// A pooled connection that sat idle this long is checked (one cheap ping) before use, so one
+/// the server side closed meanwhile (Neon's pooler or auto-suspend, a restart) is replaced
+/// instead of failing a request. Busy connections skip the ping: no extra round trip under load.
+/// SeaORM's pool (migrations, SQLite) uses the same threshold.
 pub const VERIFY_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 
 pub type PgObject = Object<PgManager>;
 
-/// The pool, and how its statements are sent.
+/// The pool.
 #[derive(Clone)]
 pub struct PgConnections {
     pool: managed::Pool<PgManager>,
-    simple_protocol: bool,
 }
 
 /// What the pool is built from: the settings of SeaORM's pool for the same database.
-pub struct PoolSettings {
-    pub max_connections: usize,
+struct PoolSettings {
+    max_connections: usize,
     /// How long a request waits for a connection; also the bound of opening or checking one.
-    pub acquire_timeout: Duration,
-    pub idle_timeout: Option<Duration>,
-    pub max_lifetime: Option<Duration>,
+    acquire_timeout: Duration,
+    idle_timeout: Option<Duration>,
+    max_lifetime: Option<Duration>,
 }
 
 impl PgConnections {
@@ -61,9 +63,10 @@ impl PgConnections {
         Self::new(like.connect_options().as_ref().clone(), simple_protocol, settings)
     }
 
-    pub fn new(options: PgConnectOptions, simple_protocol: bool, settings: PoolSettings) -> Self {
+    fn new(options: PgConnectOptions, simple_protocol: bool, settings: PoolSettings) -> Self {
         let manager = PgManager {
             options,
+            simple_protocol,
             max_lifetime: settings.max_lifetime,
         };
         let pool = managed::Pool::builder(manager)
@@ -79,11 +82,11 @@ impl PgConnections {
         if let Some(idle_timeout) = settings.idle_timeout {
             spawn_reaper(pool.weak(), idle_timeout);
         }
-        PgConnections { pool, simple_protocol }
+        PgConnections { pool }
     }
 
     pub fn uses_simple_protocol(&self) -> bool {
-        self.simple_protocol
+        self.pool.manager().simple_protocol
     }
 
     /// A connection: idle ones first, a new one when none is idle and the pool has room; waits
@@ -98,7 +101,7 @@ impl PgConnections {
         (status.size, status.available, status.max_size)
     }
 
-    pub async fn close(&self) {
+    pub fn close(&self) {
         self.pool.close();
     }
 }
@@ -126,12 +129,15 @@ fn spawn_reaper(pool: managed::WeakPool<PgManager>, idle_timeout: Duration) {
 /// Opens and checks the connections of [`PgConnections`].
 pub struct PgManager {
     options: PgConnectOptions,
+    /// `DB_STATEMENT_CACHE=false`: every statement through the simple query protocol.
+    simple_protocol: bool,
     max_lifetime: Option<Duration>,
 }
 
 /// One pooled connection, with what the pool must know before handing it out again.
 pub struct PgConn {
     raw: PgConnection,
+    simple_protocol: bool,
     /// A statement started and did not finish (its future was dropped).
     interrupted: bool,
     /// `BEGIN` was sent and neither `COMMIT` nor `ROLLBACK` finished.
@@ -148,6 +154,7 @@ impl managed::Manager for PgManager {
         let raw = self.options.connect().await?;
         Ok(PgConn {
             raw,
+            simple_protocol: self.simple_protocol,
             interrupted: false,
             in_transaction: false,
             broken: false,
@@ -169,8 +176,8 @@ impl managed::Manager for PgManager {
 }
 
 impl PgConn {
-    pub async fn execute(&mut self, stmt: &Statement, simple_protocol: bool) -> Result<ExecResult, DbErr> {
-        let result = if simple_protocol {
+    pub async fn execute(&mut self, stmt: &Statement) -> Result<ExecResult, DbErr> {
+        let result = if self.simple_protocol {
             let sql = simple(stmt)?;
             self.interrupted = true;
             sqlx::raw_sql(sql).execute(&mut self.raw).await
@@ -189,8 +196,8 @@ impl PgConn {
         self.settle(result).map(Into::into).map_err(exec_error)
     }
 
-    pub async fn query_one(&mut self, stmt: &Statement, simple_protocol: bool) -> Result<Option<QueryResult>, DbErr> {
-        let result = if simple_protocol {
+    pub async fn query_one(&mut self, stmt: &Statement) -> Result<Option<QueryResult>, DbErr> {
+        let result = if self.simple_protocol {
             let sql = simple(stmt)?;
             self.interrupted = true;
             sqlx::raw_sql(sql).fetch_optional(&mut self.raw).await
@@ -201,8 +208,8 @@ impl PgConn {
         self.settle(result).map(|row| row.map(Into::into)).map_err(query_error)
     }
 
-    pub async fn query_all(&mut self, stmt: &Statement, simple_protocol: bool) -> Result<Vec<QueryResult>, DbErr> {
-        let result = if simple_protocol {
+    pub async fn query_all(&mut self, stmt: &Statement) -> Result<Vec<QueryResult>, DbErr> {
+        let result = if self.simple_protocol {
             let sql = simple(stmt)?;
             self.interrupted = true;
             sqlx::raw_sql(sql).fetch_all(&mut self.raw).await
@@ -299,10 +306,10 @@ fn acquire_error(err: PoolError<sqlx::Error>) -> DbErr {
     }
 }
 
-pub fn query_error(err: sqlx::Error) -> DbErr {
+fn query_error(err: sqlx::Error) -> DbErr {
     DbErr::Query(RuntimeErr::SqlxError(Arc::new(err)))
 }
 
-pub fn exec_error(err: sqlx::Error) -> DbErr {
+fn exec_error(err: sqlx::Error) -> DbErr {
     DbErr::Exec(RuntimeErr::SqlxError(Arc::new(err)))
 }

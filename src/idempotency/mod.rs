@@ -27,12 +27,12 @@ use crate::auth::AuthUser;
 use crate::db::{Db, DbTransaction, is_lock_timeout};
 use crate::error::ApiError;
 use entity::{ActiveModel, Column, Entity};
-pub use key::{Fingerprint, IdempotencyKey, MAX_KEY_LENGTH};
+pub use key::{Fingerprint, IdempotencyKey};
 
 /// How long a retry waits for the first request with its key before answering 409. Long enough
 /// for the first request to commit in the common case (a retry racing it gets the replay), short
 /// enough that a burst of retries does not hold the pool.
-pub const IN_PROGRESS_WAIT: Duration = Duration::from_millis(200);
+const IN_PROGRESS_WAIT: Duration = Duration::from_millis(200);
 
 /// How often the sweeper deletes expired keys.
 const SWEEP_EVERY: Duration = Duration::from_secs(10 * 60);
