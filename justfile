@@ -41,6 +41,11 @@ fuzz backend="sqlite" seconds="90":
 bench backend="postgres" *args="":
     python3 bench/bench.py --backend {{backend}} {{args}}
 
+# Instructions per request under callgrind: deterministic, unlike req/s on a shared machine (needs valgrind, wrk)
+bench-instructions *args="":
+    cargo build --release
+    python3 bench/instructions.py {{args}}
+
 # The integration suite on a throwaway Citus cluster, `tasks` distributed by user (needs ../shared/vendor/build-citus.sh)
 test-citus *args="":
     bash tests/citus/run.sh {{args}}

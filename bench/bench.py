@@ -103,7 +103,7 @@ class Server:
                 fail("the server exited:\n" + self.log.read())
             self.log.seek(0)
             # The service logs `"address":"host:port"`; the floor prints `listening on http://host:port`.
-            match = re.search(r'"address":"([^"]+)"|listening on http://(\S+)', self.log.read())
+            match = re.search(r'"address":"([^"]+)"|listening on http://(\S+:\d+)\n', self.log.read())
             if match:
                 self.address = match.group(1) or match.group(2)
                 break

@@ -3,70 +3,98 @@
 use std::sync::Arc;
 
 use crate::db::Db;
-use poem::middleware::{CatchPanic, NormalizePath, TrailingSlash};
-use poem::{Endpoint, EndpointExt, Route, get};
+use poem::endpoint::BoxEndpoint;
+use poem::{Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Request, Response, Result, Route, get};
 use sea_orm::DatabaseConnection;
 
 use crate::api::{ApiService, openapi_service};
 use crate::auth::TokenVerifier;
 use crate::config::Config;
-use crate::cors::Cors;
+use crate::cors::CorsPolicy;
 use crate::drain::Drain;
-use crate::error::{ApiError, render_error};
+use crate::edge::{Edge, EdgeEndpoint};
 use crate::metrics::{Metrics, metrics_endpoint};
-use crate::request_context::Observe;
-use crate::request_limits::{limit_body, limit_headers, time_limit};
 
 /// The whole service: the API, `/docs` (Swagger UI), `/openapi.json`, `/openapi.yaml`, `/metrics`
-/// (unless `METRICS_ADDR` moves it to a listener of its own), and the layers every request goes
-/// through, outermost first: request id + access log + metrics + security headers,
-/// `Connection: close` while draining, CORS,
-/// trailing slashes, header limit, timeout, JSON errors, panic catcher, body limit.
+/// (unless `METRICS_ADDR` moves it to a listener of its own), behind the one layer every request
+/// goes through ([`Edge`]: request id, access log, metrics, CORS, limits, timeout, JSON errors,
+/// panics, security headers, draining).
 pub fn build_app(
     db: Db,
     config: &Config,
     verifier: Arc<TokenVerifier>,
     metrics: Arc<Metrics>,
     drain: Drain,
-) -> impl Endpoint + 'static {
+) -> AppEndpoint {
     let api = openapi_service(db.clone(), verifier.clone(), drain.clone(), config.idempotency_ttl);
-    let request_timeout = config.request_timeout;
 
-    let mut routes = Route::new()
+    let mut beside = Route::new()
         .nest("/docs", api.swagger_ui())
         .at("/openapi.json", api.spec_endpoint())
         .at("/openapi.yaml", api.spec_endpoint_yaml());
-    if config.metrics_addr.is_none() {
-        routes = routes.at("/metrics", get(metrics_endpoint));
+    let metrics_here = config.metrics_addr.is_none();
+    if metrics_here {
+        beside = beside.at("/metrics", metrics_route(db, metrics.clone()));
     }
-    routes
-        .nest("/", api)
-        .data(verifier)
-        .data(metrics.clone())
-        .data(db)
-        .around(limit_body)
-        .with(CatchPanic::new().with_handler(|_| {
-            tracing::error!("a request handler panicked");
-            poem::error::ResponseError::as_response(&ApiError::Internal)
-        }))
-        .catch_all_error(render_error)
-        // The layers below answer with `ApiError`s, which render themselves in the one shape.
-        .around(move |next, req| time_limit(next, req, request_timeout))
-        .around(limit_headers)
-        // `/api/tasks/` is served as `/api/tasks`: rewritten, not redirected (a redirect would
-        // drop the `Authorization` header in some clients and costs a round trip).
-        .with(NormalizePath::new(TrailingSlash::Trim))
-        .with(Cors::new(config.cors_origins.clone()))
-        .with(drain)
-        .with(Observe::new(metrics))
+    let routes = Dispatch {
+        api: api.into_endpoint(),
+        beside,
+        metrics_here,
+    };
+    routes.with(Edge {
+        metrics,
+        verifier,
+        cors: CorsPolicy::new(config.cors_origins.clone()),
+        drain,
+        request_timeout: config.request_timeout,
+    })
 }
 
+/// The API, and beside it the document, Swagger UI and (unless it has a listener of its own)
+/// `/metrics`. Their paths are few and fixed, so they are told apart here and every other request
+/// goes straight into the API's own route table: an outer router with the API nested at `/`
+/// matched every request twice, rewrote its URI and boxed its future once more.
+pub struct Dispatch {
+    api: BoxEndpoint<'static>,
+    beside: Route,
+    metrics_here: bool,
+}
+
+impl Dispatch {
+    fn is_beside_the_api(&self, path: &str) -> bool {
+        match path {
+            "/openapi.json" | "/openapi.yaml" => true,
+            "/metrics" => self.metrics_here,
+            _ => path
+                .strip_prefix("/docs")
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/')),
+        }
+    }
+}
+
+impl Endpoint for Dispatch {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> Result<Response> {
+        if self.is_beside_the_api(req.uri().path()) {
+            self.beside.call(req).await
+        } else {
+            self.api.call(req).await.map(IntoResponse::into_response)
+        }
+    }
+}
+
+/// The endpoint [`build_app`] builds, named so the server can hold it without boxing it.
+pub type AppEndpoint = EdgeEndpoint<Dispatch>;
+
 /// `/metrics` alone, for the separate listener of `METRICS_ADDR`.
-pub fn metrics_app(db: Db, metrics: Arc<Metrics>) -> impl Endpoint + 'static {
-    Route::new()
-        .at("/metrics", get(metrics_endpoint))
-        .data(metrics)
-        .data(db)
+pub fn metrics_app(db: Db, metrics: Arc<Metrics>) -> Route {
+    Route::new().at("/metrics", metrics_route(db, metrics))
+}
+
+/// `GET /metrics` with what it reads (only this route carries them: the API's requests need not).
+fn metrics_route(db: Db, metrics: Arc<Metrics>) -> impl Endpoint + 'static {
+    get(metrics_endpoint).data(metrics).data(db)
 }
 
 /// The OpenAPI document as served, without a database (for `todo-api spec` and the contract test).
@@ -85,4 +113,48 @@ fn spec_service() -> ApiService {
         Drain::default(),
         crate::config::DEFAULT_IDEMPOTENCY_TTL,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dispatch(metrics_here: bool) -> Dispatch {
+        Dispatch {
+            api: Route::new().boxed(),
+            beside: Route::new(),
+            metrics_here,
+        }
+    }
+
+    #[test]
+    fn the_document_swagger_ui_and_metrics_are_served_beside_the_api() {
+        let routes = dispatch(true);
+        for path in [
+            "/docs",
+            "/docs/",
+            "/docs/oauth-receiver.html",
+            "/openapi.json",
+            "/openapi.yaml",
+            "/metrics",
+        ] {
+            assert!(routes.is_beside_the_api(path), "{path}");
+        }
+        for path in [
+            "/",
+            "/api/tasks",
+            "/health",
+            "/docsx",
+            "/openapi.jsonx",
+            "/metrics/x",
+            "/api/docs",
+        ] {
+            assert!(!routes.is_beside_the_api(path), "{path}");
+        }
+    }
+
+    #[test]
+    fn metrics_on_their_own_listener_leave_the_path_to_the_api_and_its_404() {
+        assert!(!dispatch(false).is_beside_the_api("/metrics"));
+    }
 }

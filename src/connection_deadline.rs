@@ -1,12 +1,12 @@
 //! Deadlines on client connections: a slow or stalled client cannot hold a connection.
 //!
-//! poem's server sets no timer on hyper, so without this a client that sends a request line and
+//! The server sets no timer on hyper, so without this a client that sends a request line and
 //! never finishes its headers keeps its connection (and a file descriptor) for ever. hyper's own
 //! `header_read_timeout` cannot be used: it also runs while a keep-alive connection waits for its
 //! next request, so it would close idle keep-alive connections after the header timeout, under a
 //! load balancer that still believes them open.
 //!
-//! [`DeadlineAcceptor`] wraps every accepted stream in a [`DeadlineIo`], which watches the bytes
+//! The server wraps every accepted stream in a [`DeadlineIo`], which watches the bytes
 //! going by and keeps one deadline:
 //! - from the moment a connection opens, or the first byte of a new request arrives, until the
 //!   blank line that ends its headers: `header_read_timeout`;
@@ -14,15 +14,22 @@
 //! - after a response, while the connection waits for the next request: `keep_alive_timeout`.
 //!
 //! When the deadline passes, the next read fails with `TimedOut` and hyper closes the connection.
+//!
+//! The deadline moves twice per request, and it is only a number: the one timer behind it is
+//! re-armed when it fires, not when the deadline moves. Every tokio timer change takes the
+//! runtime's one timer lock and may wake the thread parked on the driver; moving a timer per
+//! request cost three such changes, a contended lock and an `eventfd` write on most requests
+//! (measured: specs/performance.md). The timer is set no later than `min(header_read,
+//! keep_alive)` after it is armed, and every deadline lies at least that far after the moment it
+//! is set, so the timer always fires at or before the deadline; when it fires early it is moved
+//! to the deadline (or another such period on), so a connection touches the timer once per
+//! period at most, whatever its request rate.
 
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use poem::http::uri::Scheme;
-use poem::listener::Acceptor;
-use poem::web::{LocalAddr, RemoteAddr};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
@@ -31,6 +38,14 @@ use tokio::time::{Instant, Sleep};
 pub struct ConnectionTimeouts {
     pub header_read: Duration,
     pub keep_alive: Duration,
+}
+
+impl ConnectionTimeouts {
+    /// The longest the timer may run before it is looked at: no deadline is ever set closer
+    /// than this to the moment it is set.
+    fn timer_period(&self) -> Duration {
+        self.header_read.min(self.keep_alive)
+    }
 }
 
 /// Where a connection is in its request/response cycle, as seen from its bytes.
@@ -55,28 +70,26 @@ pub struct DeadlineIo<T> {
     inner: T,
     timeouts: ConnectionTimeouts,
     phase: Phase,
-    /// Armed in `Head` and `Idle`; `None` while handling.
-    deadline: Option<Pin<Box<Sleep>>>,
+    /// When the connection must have moved on; set in `Head` and `Idle`, `None` while handling.
+    deadline: Option<Instant>,
+    /// Fires at or before `deadline` (see the module docs); moved only when it fires.
+    timer: Pin<Box<Sleep>>,
 }
 
 impl<T> DeadlineIo<T> {
     pub fn new(inner: T, timeouts: ConnectionTimeouts) -> Self {
-        let mut io = Self {
+        let now = Instant::now();
+        Self {
             inner,
             timeouts,
             phase: Phase::Head { matched: 0 },
-            deadline: None,
-        };
-        io.arm(timeouts.header_read);
-        io
+            deadline: Some(now + timeouts.header_read),
+            timer: Box::pin(tokio::time::sleep_until(now + timeouts.timer_period())),
+        }
     }
 
     fn arm(&mut self, after: Duration) {
-        let at = Instant::now() + after;
-        match &mut self.deadline {
-            Some(sleep) => sleep.as_mut().reset(at),
-            None => self.deadline = Some(Box::pin(tokio::time::sleep_until(at))),
-        }
+        self.deadline = Some(Instant::now() + after);
     }
 
     /// Follows the bytes a read delivered through the phases.
@@ -84,7 +97,7 @@ impl<T> DeadlineIo<T> {
         if bytes.is_empty() {
             return;
         }
-        let mut matched = match self.phase {
+        let matched = match self.phase {
             Phase::Head { matched: 0 } if bytes.starts_with(HTTP2_PREFACE) => {
                 self.phase = Phase::Http2;
                 self.arm(self.timeouts.keep_alive);
@@ -103,16 +116,15 @@ impl<T> DeadlineIo<T> {
                 0
             }
         };
-        for &byte in bytes {
-            matched = next_match(matched, byte);
-            if matched == 4 {
-                // Whatever follows the headers in this read is body.
-                self.phase = Phase::Handling;
-                self.deadline = None;
-                return;
-            }
+        if ends_headers(matched, bytes) {
+            // Whatever follows the headers in this read is body.
+            self.phase = Phase::Handling;
+            self.deadline = None;
+            return;
         }
-        self.phase = Phase::Head { matched };
+        self.phase = Phase::Head {
+            matched: matched_after(matched, bytes),
+        };
     }
 
     /// A response is being written: afterwards the connection is idle until the next request,
@@ -145,14 +157,52 @@ impl<T> DeadlineIo<T> {
         }
     }
 
+    /// Whether the deadline has passed; otherwise the timer is registered to wake the task.
     fn expired(&mut self, cx: &mut Context<'_>) -> bool {
-        self.deadline
-            .as_mut()
-            .is_some_and(|sleep| sleep.as_mut().poll(cx).is_ready())
+        while self.timer.as_mut().poll(cx).is_ready() {
+            let now = Instant::now();
+            let next_check = now + self.timeouts.timer_period();
+            match self.deadline {
+                Some(deadline) if deadline <= now => return true,
+                Some(deadline) => self.timer.as_mut().reset(deadline.min(next_check)),
+                None => self.timer.as_mut().reset(next_check),
+            }
+        }
+        false
     }
 }
 
-/// One step of matching `\r\n\r\n` (the end of a header block).
+/// The blank line that ends a header block.
+const END_OF_HEADERS: &[u8; 4] = b"\r\n\r\n";
+
+/// Whether `bytes`, read after `matched` bytes of [`END_OF_HEADERS`], complete it. The whole read
+/// is searched at once (SIMD): a request's head is a few hundred bytes, stepped through one by one
+/// it was 2 % of a request's instructions.
+fn ends_headers(matched: u8, bytes: &[u8]) -> bool {
+    let completes_the_partial =
+        bytes
+            .iter()
+            .take(END_OF_HEADERS.len() - usize::from(matched))
+            .try_fold(matched, |matched, &byte| match next_match(matched, byte) {
+                0 => None,
+                matched => Some(matched),
+            })
+            == Some(4);
+    completes_the_partial || memchr::memmem::find(bytes, END_OF_HEADERS).is_some()
+}
+
+/// How much of [`END_OF_HEADERS`] the read leaves matched at its end, given that it did not
+/// complete it: at most its last three bytes count, together with what was matched before when
+/// the read is shorter than that.
+fn matched_after(matched: u8, bytes: &[u8]) -> u8 {
+    let (start, tail) = match bytes.len().checked_sub(END_OF_HEADERS.len() - 1) {
+        Some(skipped) => (0, &bytes[skipped..]),
+        None => (matched, bytes),
+    };
+    tail.iter().fold(start, |matched, &byte| next_match(matched, byte))
+}
+
+/// One step of matching [`END_OF_HEADERS`].
 fn next_match(matched: u8, byte: u8) -> u8 {
     match (matched, byte) {
         (0 | 2, b'\r') => matched + 1,
@@ -219,58 +269,10 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for DeadlineIo<T> {
     }
 }
 
-/// An acceptor whose connections carry the deadlines.
-pub struct DeadlineAcceptor<A> {
-    inner: A,
-    timeouts: ConnectionTimeouts,
-}
-
-impl<A> DeadlineAcceptor<A> {
-    pub fn new(inner: A, timeouts: ConnectionTimeouts) -> Self {
-        Self { inner, timeouts }
-    }
-}
-
-impl<A: Acceptor> Acceptor for DeadlineAcceptor<A> {
-    type Io = DeadlineIo<A::Io>;
-
-    fn local_addr(&self) -> Vec<LocalAddr> {
-        self.inner.local_addr()
-    }
-
-    /// Never fails: poem's server loop retries a failed accept at once, which spins a core when
-    /// the process is out of file descriptors. A connection that died in the backlog is skipped;
-    /// any other failure (EMFILE, ENFILE, ENOBUFS) is logged and retried after a pause, during
-    /// which finishing connections give descriptors back.
-    async fn accept(&mut self) -> io::Result<(Self::Io, LocalAddr, RemoteAddr, Scheme)> {
-        loop {
-            match self.inner.accept().await {
-                Ok((io, local, remote, scheme)) => {
-                    return Ok((DeadlineIo::new(io, self.timeouts), local, remote, scheme));
-                }
-                Err(err) if is_connection_error(&err) => {}
-                Err(err) => {
-                    tracing::error!(error = %err, "cannot accept connections; retrying in 100 ms");
-                    tokio::time::sleep(ACCEPT_RETRY_DELAY).await;
-                }
-            }
-        }
-    }
-}
-
-/// How long accepting pauses after a failure that is not one connection's own.
-const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(100);
-
-/// Failures of one incoming connection, not of the listener.
-fn is_connection_error(err: &io::Error) -> bool {
-    matches!(
-        err.kind(),
-        io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
-    )
-}
-
 #[cfg(test)]
 mod tests {
+    use tokio::io::DuplexStream;
+
     use super::*;
 
     fn io() -> DeadlineIo<()> {
@@ -326,10 +328,128 @@ mod tests {
         assert!(io.deadline.is_some());
     }
 
+    fn timeouts() -> ConnectionTimeouts {
+        ConnectionTimeouts {
+            header_read: Duration::from_secs(10),
+            keep_alive: Duration::from_secs(75),
+        }
+    }
+
+    /// Reads until the deadline cuts the connection; how long that took.
+    async fn time_until_cut<T: AsyncRead + Unpin>(io: &mut DeadlineIo<T>) -> Duration {
+        use tokio::io::AsyncReadExt;
+        let started = Instant::now();
+        let mut buf = [0u8; 64];
+        let err = io.read(&mut buf).await.expect_err("the deadline cuts the read");
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        started.elapsed()
+    }
+
+    fn about(duration: Duration, seconds: u64) -> bool {
+        let expected = Duration::from_secs(seconds);
+        duration >= expected && duration <= expected + Duration::from_millis(5)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn headers_that_never_end_are_cut_at_the_header_timeout() {
+        let (_client, server) = tokio::io::duplex(1024);
+        let mut io = DeadlineIo::new(server, timeouts());
+        let waited = time_until_cut(&mut io).await;
+        assert!(about(waited, 10), "{waited:?}");
+    }
+
+    /// A connection whose first request has been read: the client's end and the server's.
+    async fn handling_a_request() -> (DuplexStream, DeadlineIo<DuplexStream>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut client, server) = tokio::io::duplex(1024);
+        let mut io = DeadlineIo::new(server, timeouts());
+        client.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
+        let mut buf = [0u8; 64];
+        assert!(io.read(&mut buf).await.unwrap() > 0);
+        (client, io)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_connection_is_cut_at_the_keep_alive_timeout_although_its_timer_ran_shorter() {
+        use tokio::io::AsyncWriteExt;
+        let (_client, mut io) = handling_a_request().await;
+        // Handling for longer than either timeout: no deadline runs meanwhile.
+        tokio::time::sleep(Duration::from_secs(100)).await;
+        io.write_all(b"HTTP/1.1 200 OK\r\n\r\n").await.unwrap();
+        // The timer wakes every 10 s (the shorter timeout) and is moved on; the cut comes at 75 s.
+        let waited = time_until_cut(&mut io).await;
+        assert!(about(waited, 75), "{waited:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_starting_late_in_the_idle_time_gets_the_whole_header_timeout() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut client, mut io) = handling_a_request().await;
+        io.write_all(b"HTTP/1.1 200 OK\r\n\r\n").await.unwrap();
+        // 70 s idle, then the first bytes of a request whose headers never end.
+        tokio::time::sleep(Duration::from_secs(70)).await;
+        client.write_all(b"GET /slow HTTP/1.1\r\n").await.unwrap();
+        let mut buf = [0u8; 64];
+        assert!(io.read(&mut buf).await.unwrap() > 0);
+        let waited = time_until_cut(&mut io).await;
+        assert!(about(waited, 10), "{waited:?}");
+    }
+
     #[test]
     fn a_lone_carriage_return_restarts_the_match() {
         assert_eq!(next_match(2, b'\r'), 3);
         assert_eq!(next_match(3, b'\r'), 1);
         assert_eq!(next_match(1, b'x'), 0);
+    }
+
+    /// The end of the headers, found one byte at a time: what the whole-read search must agree with.
+    fn byte_by_byte(reads: &[&[u8]]) -> (Option<usize>, u8) {
+        let mut matched = 0;
+        for (index, read) in reads.iter().enumerate() {
+            for &byte in *read {
+                matched = next_match(matched, byte);
+                if matched == 4 {
+                    return (Some(index), 0);
+                }
+            }
+        }
+        (None, matched)
+    }
+
+    fn whole_reads(reads: &[&[u8]]) -> (Option<usize>, u8) {
+        let mut matched = 0;
+        for (index, read) in reads.iter().enumerate() {
+            if ends_headers(matched, read) {
+                return (Some(index), 0);
+            }
+            matched = matched_after(matched, read);
+        }
+        (None, matched)
+    }
+
+    #[test]
+    fn the_end_of_the_headers_is_found_in_whichever_read_completes_it() {
+        let heads: [&[u8]; 6] = [
+            b"GET / HTTP/1.1\r\nHost: a\r\n\r\nbody",
+            b"GET / HTTP/1.1\r\nHost: a\r\n\r\r\n\r\n",
+            b"GET / HTTP/1.1\r\nX: \r\r\n\n\r\nY: b\r\n\r\n",
+            b"\r\n\r\n",
+            b"\r\r\n\r\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a\r\n\r",
+        ];
+        for head in heads {
+            // Every way of cutting the head into three reads (empty reads included).
+            for first in 0..=head.len() {
+                for second in first..=head.len() {
+                    let reads = [&head[..first], &head[first..second], &head[second..]];
+                    assert_eq!(
+                        whole_reads(&reads),
+                        byte_by_byte(&reads),
+                        "{:?}",
+                        reads.map(String::from_utf8_lossy)
+                    );
+                }
+            }
+        }
     }
 }

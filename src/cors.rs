@@ -5,7 +5,7 @@
 //! origin carries them, errors included, so the frontend can read the JSON error body.
 
 use poem::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
+use poem::{IntoResponse, Request, Response};
 use std::sync::Arc;
 
 const ALLOWED_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
@@ -63,38 +63,21 @@ impl OriginPattern {
     }
 }
 
-/// The CORS middleware; see the module docs.
-pub struct Cors {
+/// The allow-list and the headers it adds; applied by the edge layer ([`crate::edge`]).
+#[derive(Clone)]
+pub struct CorsPolicy {
     origins: Arc<[OriginPattern]>,
 }
 
-impl Cors {
+impl CorsPolicy {
     pub fn new(origins: Vec<OriginPattern>) -> Self {
         Self {
             origins: origins.into(),
         }
     }
-}
 
-impl<E: Endpoint> Middleware<E> for Cors {
-    type Output = CorsEndpoint<E>;
-
-    fn transform(&self, inner: E) -> Self::Output {
-        CorsEndpoint {
-            inner,
-            origins: self.origins.clone(),
-        }
-    }
-}
-
-pub struct CorsEndpoint<E> {
-    inner: E,
-    origins: Arc<[OriginPattern]>,
-}
-
-impl<E> CorsEndpoint<E> {
     /// The request's `Origin`, if it is on the allow-list.
-    fn allowed_origin(&self, req: &Request) -> Option<HeaderValue> {
+    pub fn allowed_origin(&self, req: &Request) -> Option<HeaderValue> {
         let origin = req.headers().get(header::ORIGIN)?;
         let text = origin.to_str().ok()?;
         self.origins
@@ -104,59 +87,51 @@ impl<E> CorsEndpoint<E> {
     }
 }
 
+/// Whether `req` is a CORS preflight (it carries no token and never reaches an operation).
+pub fn is_preflight(req: &Request) -> bool {
+    req.method() == Method::OPTIONS && req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+}
+
+/// The answer to a preflight from an allowed origin.
+pub fn preflight_response(origin: HeaderValue) -> Response {
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    let headers = resp.headers_mut();
+    add_origin_headers(headers, origin);
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static(ALLOWED_METHODS),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static(ALLOWED_HEADERS),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static(PREFLIGHT_MAX_AGE_SECONDS),
+    );
+    headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+    resp
+}
+
+/// The CORS headers of every other answer, errors included.
+pub fn add_response_headers(headers: &mut HeaderMap, origin: Option<HeaderValue>) {
+    // The answer depends on Origin whether or not this one was allowed: caches must know.
+    headers.append(header::VARY, HeaderValue::from_static("Origin"));
+    if let Some(origin) = origin {
+        add_origin_headers(headers, origin);
+        headers.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static(EXPOSED_HEADERS),
+        );
+    }
+}
+
 fn add_origin_headers(headers: &mut HeaderMap, origin: HeaderValue) {
     headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
         HeaderValue::from_static("true"),
     );
-}
-
-impl<E: Endpoint> Endpoint for CorsEndpoint<E> {
-    type Output = Response;
-
-    async fn call(&self, req: Request) -> Result<Self::Output> {
-        let origin = self.allowed_origin(&req);
-        let is_preflight =
-            req.method() == Method::OPTIONS && req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
-
-        // Preflights are answered here: they carry no token and never reach an operation.
-        if let (Some(origin), true) = (origin.clone(), is_preflight) {
-            let mut resp = StatusCode::NO_CONTENT.into_response();
-            let headers = resp.headers_mut();
-            add_origin_headers(headers, origin);
-            headers.insert(
-                header::ACCESS_CONTROL_ALLOW_METHODS,
-                HeaderValue::from_static(ALLOWED_METHODS),
-            );
-            headers.insert(
-                header::ACCESS_CONTROL_ALLOW_HEADERS,
-                HeaderValue::from_static(ALLOWED_HEADERS),
-            );
-            headers.insert(
-                header::ACCESS_CONTROL_MAX_AGE,
-                HeaderValue::from_static(PREFLIGHT_MAX_AGE_SECONDS),
-            );
-            headers.insert(header::VARY, HeaderValue::from_static("Origin"));
-            return Ok(resp);
-        }
-
-        let mut resp = match self.inner.call(req).await {
-            Ok(resp) => resp.into_response(),
-            Err(err) => err.into_response(),
-        };
-        let headers = resp.headers_mut();
-        // The answer depends on Origin whether or not this one was allowed: caches must know.
-        headers.append(header::VARY, HeaderValue::from_static("Origin"));
-        if let Some(origin) = origin {
-            add_origin_headers(headers, origin);
-            headers.insert(
-                header::ACCESS_CONTROL_EXPOSE_HEADERS,
-                HeaderValue::from_static(EXPOSED_HEADERS),
-            );
-        }
-        Ok(resp)
-    }
 }
 
 #[cfg(test)]

@@ -10,10 +10,6 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use poem::http::HeaderValue;
-use poem::http::header::CONNECTION;
-use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
-
 /// Whether the instance is draining; cloned into every part that behaves differently then.
 #[derive(Clone, Debug, Default)]
 pub struct Drain(Arc<AtomicBool>);
@@ -25,36 +21,5 @@ impl Drain {
 
     pub fn is_draining(&self) -> bool {
         self.0.load(Ordering::Relaxed)
-    }
-}
-
-/// Adds `Connection: close` to every response while draining.
-impl<E: Endpoint> Middleware<E> for Drain {
-    type Output = CloseWhenDraining<E>;
-
-    fn transform(&self, inner: E) -> Self::Output {
-        CloseWhenDraining {
-            inner,
-            drain: self.clone(),
-        }
-    }
-}
-
-pub struct CloseWhenDraining<E> {
-    inner: E,
-    drain: Drain,
-}
-
-impl<E: Endpoint> Endpoint for CloseWhenDraining<E> {
-    type Output = Response;
-
-    async fn call(&self, req: Request) -> Result<Self::Output> {
-        let mut response = self.inner.call(req).await?.into_response();
-        if self.drain.is_draining() {
-            response
-                .headers_mut()
-                .insert(CONNECTION, HeaderValue::from_static("close"));
-        }
-        Ok(response)
     }
 }

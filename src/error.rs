@@ -392,8 +392,8 @@ impl ResponseError for ApiError {
     }
 }
 
-/// `catch_all_error` handler: every error that escaped an operation becomes the JSON body.
-pub async fn render_error(err: poem::Error) -> Response {
+/// Every error that escaped an operation becomes the JSON body.
+pub fn render_error(err: poem::Error) -> Response {
     if err.is_from_response() {
         // An operation's own typed response travelling as an error: already in our shape.
         return err.into_response();

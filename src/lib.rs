@@ -12,12 +12,14 @@ pub mod cli;
 pub mod config;
 /// Deadlines on client connections: header read and idle keep-alive.
 pub mod connection_deadline;
-/// Cross-origin access for browser frontends.
+/// Cross-origin access for browser frontends: the allow-list and its headers.
 pub mod cors;
 /// The connection pool and migrations.
 pub mod db;
 /// Draining before shutdown: failing health checks and closing connections.
 pub mod drain;
+/// The one layer every request passes through: ids, logs, metrics, CORS, limits, timeout.
+pub mod edge;
 /// The one error type and JSON error body.
 pub mod error;
 /// `todo-api healthcheck`: the container's health probe.
@@ -26,12 +28,14 @@ pub mod healthcheck;
 pub mod idempotency;
 /// Prometheus metrics.
 pub mod metrics;
-/// Request ids, the access log, metrics recording and security headers.
+/// What the layers of one request share, and request ids.
 pub mod request_context;
-/// Body and header limits and the request timeout.
+/// Body and header limits and path normalisation.
 pub mod request_limits;
 /// The route table, read from the API's own description: route labels and `Allow`.
 pub mod routes;
+/// The HTTP server: TCP connections through hyper into a poem endpoint.
+pub mod server;
 /// Start-up and serving: the one `Application` of the binary and the tests.
 pub mod startup;
 /// The tasks table and its owner-scoped queries.

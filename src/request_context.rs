@@ -1,32 +1,53 @@
-//! Per-request observability: the request id, the request's log span and its one access-log
-//! line, metrics, and the security headers every response carries.
+//! What the layers of one request share: the token verifier, and what the bearer checker learns
+//! about the caller for the access log and metrics (written by [`crate::edge`]); and the request
+//! id.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
 
-use poem::http::{HeaderName, HeaderValue, StatusCode, header};
-use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
-use poem_openapi::OperationId;
-use tracing::Instrument;
+use poem::Request;
+use poem::http::{HeaderName, HeaderValue};
 
+use crate::auth::TokenVerifier;
 use crate::error::AuthRejection;
-use crate::metrics::Metrics;
-use crate::routes::routes;
 
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Longest client-supplied request id that is echoed instead of replaced.
 const MAX_REQUEST_ID_LEN: usize = 128;
 
-/// What the layers inside learn about a request, for the access log and metrics outside.
-#[derive(Default)]
+/// Put in every request's extensions by the edge layer: one insert carries both the verifier the
+/// bearer checker needs and the slots it fills for the access log and metrics.
 pub struct RequestContext {
+    verifier: Arc<TokenVerifier>,
     user_id: OnceLock<String>,
     auth_failure: OnceLock<AuthRejection>,
 }
 
 impl RequestContext {
+    pub fn new(verifier: Arc<TokenVerifier>) -> Self {
+        Self {
+            verifier,
+            user_id: OnceLock::new(),
+            auth_failure: OnceLock::new(),
+        }
+    }
+
+    /// The verifier of the application serving this request.
+    pub fn verifier(&self) -> &TokenVerifier {
+        &self.verifier
+    }
+
+    /// The verified caller, once the bearer checker has run.
+    pub fn user_id(&self) -> Option<&str> {
+        self.user_id.get().map(String::as_str)
+    }
+
+    /// Why authentication failed, when the checker refused a sent token.
+    pub fn auth_failure(&self) -> Option<AuthRejection> {
+        self.auth_failure.get().copied()
+    }
+
     /// Records the verified caller (set by the bearer checker).
     pub fn set_user(&self, user_id: &str) {
         let _ = self.user_id.set(user_id.to_owned());
@@ -40,7 +61,7 @@ impl RequestContext {
 
 /// A client's id is kept when it is short and made of URL-safe characters; otherwise (and when
 /// there is none) the service makes one, so log lines can never be forged through it.
-fn request_id(req: &Request) -> String {
+pub fn request_id(req: &Request) -> HeaderValue {
     let sane = |id: &&str| {
         !id.is_empty()
             && id.len() <= MAX_REQUEST_ID_LEN
@@ -48,19 +69,14 @@ fn request_id(req: &Request) -> String {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
     };
-    match req
-        .headers()
-        .get(&REQUEST_ID_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .filter(sane)
-    {
-        Some(id) => id.to_owned(),
-        None => generate_request_id(),
+    match req.headers().get(&REQUEST_ID_HEADER) {
+        Some(id) if id.to_str().ok().filter(sane).is_some() => id.clone(),
+        _ => generate_request_id(),
     }
 }
 
 /// A random per-process prefix and a counter: unique, unguessable across restarts, no syscall.
-fn generate_request_id() -> String {
+fn generate_request_id() -> HeaderValue {
     static PREFIX: OnceLock<u64> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let prefix = *PREFIX.get_or_init(|| {
@@ -68,96 +84,9 @@ fn generate_request_id() -> String {
         let _ = getrandom::fill(&mut bytes);
         u64::from_le_bytes(bytes)
     });
-    format!("{prefix:016x}{:08x}", COUNTER.fetch_add(1, Ordering::Relaxed))
-}
-
-/// The middleware; see the module docs.
-pub struct Observe {
-    metrics: Arc<Metrics>,
-}
-
-impl Observe {
-    pub fn new(metrics: Arc<Metrics>) -> Self {
-        Self { metrics }
-    }
-}
-
-impl<E: Endpoint> Middleware<E> for Observe {
-    type Output = ObserveEndpoint<E>;
-
-    fn transform(&self, inner: E) -> Self::Output {
-        ObserveEndpoint {
-            inner,
-            metrics: self.metrics.clone(),
-        }
-    }
-}
-
-pub struct ObserveEndpoint<E> {
-    inner: E,
-    metrics: Arc<Metrics>,
-}
-
-impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
-    type Output = Response;
-
-    async fn call(&self, mut req: Request) -> Result<Self::Output> {
-        let started = Instant::now();
-        let id = request_id(&req);
-        let method = req.method().clone();
-        // Kept for requests no operation answered (404, 405, timeouts); a cheap reference count.
-        let uri = req.uri().clone();
-        let context = Arc::new(RequestContext::default());
-        req.extensions_mut().insert(context.clone());
-
-        let span = tracing::info_span!("request", request_id = %id);
-        let (mut resp, route) = async {
-            let resp = match self.inner.call(req).await {
-                Ok(resp) => resp.into_response(),
-                Err(err) => err.into_response(),
-            };
-            let status = resp.status();
-            let latency = started.elapsed();
-            let operation = resp.data::<OperationId>().map(|id| id.0);
-            let route = routes().route_of(operation, uri.path());
-            let user_id = context.user_id.get().map(String::as_str).unwrap_or("-");
-            let latency_ms = latency.as_secs_f64() * 1000.0;
-            if status.is_server_error() {
-                tracing::warn!(%method, route, status = status.as_u16(), latency_ms, user_id, "request");
-            } else {
-                tracing::info!(%method, route, status = status.as_u16(), latency_ms, user_id, "request");
-            }
-            self.metrics.record_request(route, &method, status.as_u16(), latency);
-            if status == StatusCode::UNAUTHORIZED {
-                // The checker records why a sent token failed; no record means none was sent.
-                self.metrics.record_auth_failure(
-                    context
-                        .auth_failure
-                        .get()
-                        .copied()
-                        .unwrap_or(AuthRejection::MissingToken),
-                );
-            }
-            (resp, route)
-        }
-        .instrument(span)
-        .await;
-
-        let method_not_allowed = resp.status() == StatusCode::METHOD_NOT_ALLOWED;
-        let headers = resp.headers_mut();
-        if let Ok(value) = HeaderValue::from_str(&id) {
-            headers.insert(REQUEST_ID_HEADER, value);
-        }
-        headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-        if method_not_allowed && let Some(allow) = routes().allow(route) {
-            headers.insert(header::ALLOW, HeaderValue::from_static(allow));
-        }
-        if route.starts_with("/api/") {
-            // Task data is per user: no shared or browser cache may keep it.
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        }
-        Ok(resp)
-    }
+    let id = format!("{prefix:016x}{:08x}", COUNTER.fetch_add(1, Ordering::Relaxed));
+    // The string becomes the value without a copy.
+    HeaderValue::try_from(id).expect("hex digits are a valid header value")
 }
 
 #[cfg(test)]
@@ -168,5 +97,14 @@ mod tests {
     fn generated_ids_are_unique() {
         assert_ne!(generate_request_id(), generate_request_id());
         assert_eq!(generate_request_id().len(), 24);
+    }
+
+    #[test]
+    fn a_sane_client_id_is_kept_and_anything_else_replaced() {
+        let with_id = |id: &str| Request::builder().header(REQUEST_ID_HEADER, id).finish();
+        assert_eq!(request_id(&with_id("trace-1:a.b_c")), "trace-1:a.b_c");
+        assert_ne!(request_id(&with_id("bad id\twith spaces")), "bad id\twith spaces");
+        assert_eq!(request_id(&with_id(&"x".repeat(129))).len(), 24);
+        assert_eq!(request_id(&Request::default()).len(), 24);
     }
 }

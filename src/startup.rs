@@ -9,17 +9,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
-use poem::{EndpointExt, Server};
+use poem::Route;
 use tokio::task::JoinHandle;
 
-use crate::app::{build_app, metrics_app};
+use crate::app::{AppEndpoint, build_app, metrics_app};
 use crate::auth::{DEMO_USER_EMAIL, DEMO_USER_ID, TokenVerifier, mint_token};
 use crate::config::Config;
-use crate::connection_deadline::{ConnectionTimeouts, DeadlineAcceptor};
+use crate::connection_deadline::ConnectionTimeouts;
 use crate::db::{self, Db};
 use crate::drain::Drain;
 use crate::metrics::Metrics;
+use crate::server::HttpServer;
 
 /// Why the server could not start, or stopped serving.
 #[derive(Debug, thiserror::Error)]
@@ -34,11 +34,6 @@ pub enum StartError {
     Migration { target: String, source: sea_orm::DbErr },
     #[error("cannot listen on {address}: {source}")]
     Bind { address: String, source: std::io::Error },
-    #[error("the server on {address} stopped with an error: {source}")]
-    Serve {
-        address: SocketAddr,
-        source: std::io::Error,
-    },
 }
 
 /// Connects to the configured database and applies pending migrations.
@@ -62,12 +57,9 @@ pub async fn prepare_database(config: &Config) -> Result<Db, StartError> {
 
 /// A service that is ready to serve: database migrated, ports bound.
 pub struct Application {
-    address: SocketAddr,
-    acceptor: DeadlineAcceptor<TcpAcceptor>,
-    metrics_listener: Option<(SocketAddr, TcpAcceptor)>,
+    server: HttpServer<AppEndpoint>,
+    metrics_server: Option<HttpServer<Route>>,
     db: Db,
-    metrics: Arc<Metrics>,
-    endpoint: poem::endpoint::BoxEndpoint<'static>,
     key_refresh: Option<JoinHandle<()>>,
     key_sweeper: JoinHandle<()>,
     shutdown_grace: Duration,
@@ -79,26 +71,24 @@ pub struct Application {
 impl Application {
     pub async fn build(config: &Config) -> Result<Application, StartError> {
         let db = prepare_database(config).await?;
-        let requested = format!("{}:{}", config.host, config.port);
-        let (acceptor, address) = bind(&requested).await?;
-        let metrics_listener = match config.metrics_addr {
-            Some(metrics_addr) => Some(
-                bind(&metrics_addr.to_string())
-                    .await
-                    .map(|(acceptor, at)| (at, acceptor))?,
-            ),
-            None => None,
+        let timeouts = ConnectionTimeouts {
+            header_read: config.header_read_timeout,
+            keep_alive: config.keep_alive_timeout,
         };
-
         let verifier = Arc::new(TokenVerifier::new(&config.auth));
         // The first fetch must not hold up the start: Better Auth may start after us.
         let key_refresh = verifier.spawn_key_refresh();
         let key_sweeper = crate::idempotency::spawn_sweeper(db.clone());
         let metrics = Arc::new(Metrics::default());
         let drain = Drain::default();
-        let endpoint = build_app(db.clone(), config, verifier, metrics.clone(), drain.clone())
-            .map_to_response()
-            .boxed();
+        let endpoint = build_app(db.clone(), config, verifier, metrics.clone(), drain.clone());
+        let server = bind(&format!("{}:{}", config.host, config.port), timeouts, endpoint).await?;
+        let metrics_server = match config.metrics_addr {
+            Some(metrics_addr) => {
+                Some(bind(&metrics_addr.to_string(), timeouts, metrics_app(db.clone(), metrics)).await?)
+            }
+            None => None,
+        };
         let development_token = match &config.auth.secret {
             Some(secret) if config.auth.secret_is_ephemeral => Some(mint_token(
                 secret,
@@ -108,17 +98,10 @@ impl Application {
             )),
             _ => None,
         };
-        let timeouts = ConnectionTimeouts {
-            header_read: config.header_read_timeout,
-            keep_alive: config.keep_alive_timeout,
-        };
         Ok(Application {
-            address,
-            acceptor: DeadlineAcceptor::new(acceptor, timeouts),
-            metrics_listener,
+            server,
+            metrics_server,
             db,
-            metrics,
-            endpoint,
             key_refresh,
             key_sweeper,
             shutdown_grace: config.shutdown_grace,
@@ -130,12 +113,12 @@ impl Application {
 
     /// The address the API listens on (the real port when the configuration asked for port 0).
     pub fn address(&self) -> SocketAddr {
-        self.address
+        self.server.local_addr()
     }
 
     /// The address of the separate `/metrics` listener, when `METRICS_ADDR` asks for one.
     pub fn metrics_address(&self) -> Option<SocketAddr> {
-        self.metrics_listener.as_ref().map(|(address, _)| *address)
+        self.metrics_server.as_ref().map(HttpServer::local_addr)
     }
 
     /// The pool the service uses.
@@ -145,8 +128,8 @@ impl Application {
 
     /// Serves until `shutdown` resolves, then drains for `SHUTDOWN_DRAIN_SECONDS` (still serving,
     /// see [`Drain`]), then stops accepting; in-flight requests get the shutdown grace to finish.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
-        let address = self.address;
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) {
+        let address = self.address();
         let (drain, drain_for) = (self.drain.clone(), self.shutdown_drain);
         let shutdown = async move {
             shutdown.await;
@@ -164,15 +147,12 @@ impl Application {
         if let Some(token) = &self.development_token {
             announce_development_mode(token, address);
         }
-        let metrics_server = self.metrics_listener.map(|(metrics_address, acceptor)| {
-            tracing::info!(address = %metrics_address, "serving /metrics");
-            let app = metrics_app(self.db.clone(), self.metrics.clone());
-            tokio::spawn(Server::new_with_acceptor(acceptor).run(app))
+        let metrics_server = self.metrics_server.map(|server| {
+            tracing::info!(address = %server.local_addr(), "serving /metrics");
+            tokio::spawn(server.run(std::future::pending(), Duration::ZERO))
         });
 
-        let result = Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(self.endpoint, shutdown, Some(self.shutdown_grace))
-            .await;
+        self.server.run(shutdown, self.shutdown_grace).await;
 
         if let Some(task) = metrics_server {
             task.abort();
@@ -185,30 +165,26 @@ impl Application {
             tracing::warn!(error = %err, "closing the database pool");
         }
         tracing::info!("stopped");
-        result.map_err(|source| StartError::Serve { address, source })
     }
 }
 
 /// Runs the server until SIGTERM or Ctrl-C.
 pub async fn serve(config: Config) -> Result<(), StartError> {
-    Application::build(&config).await?.run_until(shutdown_signal()).await
+    Application::build(&config).await?.run_until(shutdown_signal()).await;
+    Ok(())
 }
 
-async fn bind(address: &str) -> Result<(TcpAcceptor, SocketAddr), StartError> {
-    let bind_error = |source| StartError::Bind {
-        address: address.to_owned(),
-        source,
-    };
-    let acceptor = TcpListener::bind(address.to_owned())
-        .into_acceptor()
+async fn bind<E: poem::Endpoint + 'static>(
+    address: &str,
+    timeouts: ConnectionTimeouts,
+    endpoint: E,
+) -> Result<HttpServer<E>, StartError> {
+    HttpServer::bind(address, timeouts, endpoint)
         .await
-        .map_err(bind_error)?;
-    let local = acceptor
-        .local_addr()
-        .first()
-        .and_then(|addr| addr.as_socket_addr().copied())
-        .ok_or_else(|| bind_error(std::io::Error::other("the listener has no TCP address")))?;
-    Ok((acceptor, local))
+        .map_err(|source| StartError::Bind {
+            address: address.to_owned(),
+            source,
+        })
 }
 
 /// No `BETTER_AUTH_SECRET`: say so loudly and hand the developer a token that works right away.
@@ -246,21 +222,4 @@ async fn shutdown_signal() {
         () = terminate => {}
     }
     tracing::info!("shutdown signal received");
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_failure_while_serving_is_not_reported_as_a_failure_to_listen() {
-        let err = StartError::Serve {
-            address: SocketAddr::from(([127, 0, 0, 1], 8000)),
-            source: std::io::Error::other("boom"),
-        };
-        assert_eq!(
-            err.to_string(),
-            "the server on 127.0.0.1:8000 stopped with an error: boom"
-        );
-    }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use poem::Request;
 
+use super::task_json::to_json;
 use super::task_objects::Task;
 use crate::auth::AuthUser;
 use crate::db::{Db, DbTransaction};
@@ -124,10 +125,8 @@ impl KeyedWrite {
 }
 
 fn first_answer(status: u16, task: &Task, location: Option<String>) -> Result<KeyedOutcome, ApiError> {
-    let body = serde_json::to_string(task).map_err(|err| {
-        tracing::error!(error = %err, "serialising a task failed");
-        ApiError::Internal
-    })?;
+    // The same bytes the first answer sends, so that every replay is byte for byte the same.
+    let body = String::from_utf8(to_json(task)).expect("task JSON is UTF-8");
     Ok(KeyedOutcome::Answer {
         answer: StoredAnswer {
             status,

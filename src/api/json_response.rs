@@ -1,15 +1,16 @@
-//! Success bodies serialised straight to bytes.
+//! Success bodies written straight to bytes.
 //!
 //! poem-openapi's `Json<T>` first builds a `serde_json::Value` tree of the whole answer and then
 //! serialises the tree: for a list of tasks that was 14 % of the request's CPU (see
 //! specs/performance.md). [`JsonResponse`] keeps `T`'s published schema and content type but
-//! serialises `T` with serde in one pass. The wire format is pinned by the integration tests.
+//! writes `T` in one pass ([`JsonBody`]). The wire format is pinned by the integration tests.
 
 use poem::{IntoResponse, Response};
 use poem_openapi::payload::Payload;
 use poem_openapi::registry::{MetaSchemaRef, Registry};
 use poem_openapi::types::Type;
-use serde::Serialize;
+
+use super::task_json::{JsonBody, to_json};
 
 const CONTENT_TYPE: &str = "application/json; charset=utf-8";
 
@@ -27,16 +28,9 @@ impl<T: Type> Payload for JsonResponse<T> {
     }
 }
 
-impl<T: Serialize + Send> IntoResponse for JsonResponse<T> {
+impl<T: JsonBody + Send> IntoResponse for JsonResponse<T> {
     fn into_response(self) -> Response {
-        match serde_json::to_vec(&self.0) {
-            Ok(body) => Response::builder().content_type(CONTENT_TYPE).body(body),
-            Err(err) => {
-                // Our own types always serialise; this would be a bug, answered like one.
-                tracing::error!(error = %err, "serialising a response failed");
-                poem::error::ResponseError::as_response(&crate::error::ApiError::Internal)
-            }
-        }
+        Response::builder().content_type(CONTENT_TYPE).body(to_json(&self.0))
     }
 }
 
@@ -59,7 +53,7 @@ impl<T: Type> Payload for JsonAnswer<T> {
     }
 }
 
-impl<T: Serialize + Send> IntoResponse for JsonAnswer<T> {
+impl<T: JsonBody + Send> IntoResponse for JsonAnswer<T> {
     fn into_response(self) -> Response {
         match self {
             JsonAnswer::Value(value) => JsonResponse(value).into_response(),

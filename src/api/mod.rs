@@ -9,6 +9,7 @@ mod json_response;
 mod list_params;
 mod root;
 mod task_fields;
+mod task_json;
 mod task_objects;
 pub mod tasks;
 mod timestamp;

@@ -2,11 +2,12 @@
 //! `specs/api/fields.md`), read into one canonical form. A value that is present but cannot be
 //! read is a 422 naming the field; unknown fields stay ignored.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, Utc};
 use serde_json::Value;
 
 use super::field_schemas::{STATUS_FALSE, STATUS_TRUE};
 use super::json_body::Fields;
+use crate::error::{ApiError, ValidationIssue};
 use crate::tasks::details::{
     Due, MAX_RECURRENCE_INTERVAL, MAX_TAG_CHARS, MAX_TAGS, Priority, Recurrence, RecurrenceKind, normalise_tags,
     parse_instant, parse_interval, parse_relative_reminder,
@@ -358,14 +359,30 @@ fn read_reminder_time(fields: &mut Fields<'_>) -> Option<ReminderInput> {
 }
 
 /// The reminder instant of `input` for a task due at `due`. A relative reminder on a task without
-/// a due date counts from `now` instead ("remind me in 1h"): the only reading it has.
-pub fn resolve_reminder(input: ReminderInput, due: Option<Due>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    match input {
-        ReminderInput::Clear => None,
-        ReminderInput::At(at) => Some(at),
+/// a due date counts from `now` instead ("remind me in 1h"): the only reading it has. A relative
+/// reminder that lands outside the years 0 to 9999 (a week before a due date of 0000-01-03) is
+/// refused like any instant out of that range: it has no RFC 3339 spelling to answer with.
+pub fn resolve_reminder(
+    input: ReminderInput,
+    due: Option<Due>,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, ApiError> {
+    let at = match input {
+        ReminderInput::Clear => return Ok(None),
+        ReminderInput::At(at) => return Ok(Some(at)),
         ReminderInput::BeforeDue(amount) => match due {
-            Some(due) => Some(due.instant() - amount),
-            None => DateTime::from_timestamp_micros((now + amount).timestamp_micros()),
+            Some(due) => due.instant().checked_sub_signed(amount),
+            None => now
+                .checked_add_signed(amount)
+                .and_then(|at| DateTime::from_timestamp_micros(at.timestamp_micros())),
         },
+    };
+    match at.filter(|at| (0..=9999).contains(&at.year())) {
+        Some(at) => Ok(Some(at)),
+        None => Err(ApiError::Validation(vec![ValidationIssue::body(
+            Some(REMINDER_TIME[0]),
+            "reminder_out_of_range",
+            "The reminder would fall outside the years 0 to 9999.",
+        )])),
     }
 }

@@ -17,6 +17,7 @@ use super::field_schemas::{
 use super::json_body::{Field, Fields, FromJsonObject};
 use super::task_fields::{ReminderInput, TaskDetailsInput, read_completion_alias, resolve_reminder};
 use super::timestamp::Timestamp;
+use crate::error::ApiError;
 use crate::tasks::details::{Due, Priority, Recurrence, RecurrenceKind};
 use crate::tasks::{self, entity};
 
@@ -98,7 +99,7 @@ impl From<entity::TaskRow> for Task {
             created_at: Timestamp(task.created_at),
             updated_at: Timestamp(task.updated_at),
             priority: task.priority,
-            tags: serde_json::from_str(&task.tags).unwrap_or_default(),
+            tags: stored_tags(&task.tags),
             due_date: due.map(Due::to_wire),
             is_recurring: task.is_recurring,
             recurrence_type: rule.map(|rule| rule.kind.as_str().to_owned()),
@@ -110,6 +111,15 @@ impl From<entity::TaskRow> for Task {
             etag: etag_of(task.version),
         }
     }
+}
+
+/// The tags column (a JSON array of strings) as a list; most tasks have none, which needs no
+/// parser.
+fn stored_tags(stored: &str) -> Vec<String> {
+    if stored == "[]" {
+        return Vec::new();
+    }
+    serde_json::from_str(stored).unwrap_or_default()
 }
 
 impl Example for Task {
@@ -232,7 +242,7 @@ impl Example for NewTaskRequest {
 impl NewTaskRequest {
     /// The task to create, at `now` (a relative reminder on a task without a due date counts
     /// from it).
-    pub fn into_new_task(self, now: DateTime<Utc>) -> tasks::NewTask {
+    pub fn into_new_task(self, now: DateTime<Utc>) -> Result<tasks::NewTask, ApiError> {
         let details = self.details.read;
         let due = details.due.flatten();
         let rule = match (details.is_recurring, details.recurrence.flatten()) {
@@ -243,7 +253,11 @@ impl NewTaskRequest {
             }),
             (_, rule) => rule,
         };
-        tasks::NewTask {
+        let reminder_at = match details.reminder {
+            Some(reminder) => resolve_reminder(reminder, due, now)?,
+            None => None,
+        };
+        Ok(tasks::NewTask {
             title: self.title,
             description: self.description,
             completed: self.completed.or(details.completed).unwrap_or(false),
@@ -254,10 +268,8 @@ impl NewTaskRequest {
                 is_recurring: details.is_recurring.unwrap_or(true) && rule.is_some(),
                 rule,
             },
-            reminder_at: details
-                .reminder
-                .and_then(|reminder| resolve_reminder(reminder, due, now)),
-        }
+            reminder_at,
+        })
     }
 }
 
@@ -297,10 +309,14 @@ impl Example for TaskUpdateRequest {
 impl TaskUpdateRequest {
     /// The changes this update asks for, at `now`. `stored_due` is the task's due date, read
     /// only when a reminder relative to it is sent without a new due date.
-    pub fn into_changes(self, stored_due: Option<Due>, now: DateTime<Utc>) -> tasks::TaskChanges {
+    pub fn into_changes(self, stored_due: Option<Due>, now: DateTime<Utc>) -> Result<tasks::TaskChanges, ApiError> {
         let details = self.details.read;
         let due_for_reminder = details.due.unwrap_or(stored_due);
-        tasks::TaskChanges {
+        let reminder_at = match details.reminder {
+            Some(reminder) => Some(resolve_reminder(reminder, due_for_reminder, now)?),
+            None => None,
+        };
+        Ok(tasks::TaskChanges {
             title: self.title,
             description: match self.description {
                 MaybeUndefined::Undefined => None,
@@ -313,10 +329,8 @@ impl TaskUpdateRequest {
             due: details.due,
             is_recurring: details.is_recurring,
             recurrence: details.recurrence,
-            reminder_at: details
-                .reminder
-                .map(|reminder| resolve_reminder(reminder, due_for_reminder, now)),
-        }
+            reminder_at,
+        })
     }
 
     /// Whether the update sends a reminder relative to a due date it does not send.

@@ -289,7 +289,7 @@ impl TaskOperations<'_> {
         respond(
             async {
                 let keyed = keyed?;
-                let task = body.into_new_task(chrono::Utc::now());
+                let task = body.into_new_task(chrono::Utc::now())?;
                 let Some(keyed) = keyed else {
                     let task = Task::from(tasks::create_task(self.db, user, task).await?);
                     let location = format!("{base}/{}", task.id);
@@ -358,7 +358,7 @@ impl TaskOperations<'_> {
                 } else {
                     None
                 };
-                let changes = body.into_changes(stored_due, chrono::Utc::now());
+                let changes = body.into_changes(stored_due, chrono::Utc::now())?;
                 let outcome = tasks::update_task(self.db, user, id, changes, &precondition(if_match)).await?;
                 answer(outcome.map(Task::from))
             }

@@ -37,7 +37,7 @@ impl Type for Timestamp {
 impl Timestamp {
     /// `YYYY-MM-DDTHH:MM:SS.ffffffZ`. chrono's RFC 3339 writer is fast (~60 ns); its `format()`
     /// with a format string is what was slow (~530 ns: it parses the string on every call).
-    fn to_wire(self) -> String {
+    pub(super) fn to_wire(self) -> String {
         self.0.to_rfc3339_opts(SecondsFormat::Micros, true)
     }
 }

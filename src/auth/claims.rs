@@ -5,6 +5,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Validation};
+use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_json::{Map, Value};
 
 use super::AuthUser;
@@ -32,12 +34,49 @@ impl RawHeader {
         let malformed = AuthRejection::InvalidToken("it is not a well-formed JWT");
         let (encoded, _) = token.split_once('.').ok_or(malformed)?;
         let bytes = URL_SAFE_NO_PAD.decode(encoded).map_err(|_| malformed)?;
-        let header: Map<String, Value> = serde_json::from_slice(&bytes).map_err(|_| malformed)?;
+        // A JSON object; serde would also read a struct from an array.
+        if bytes.trim_ascii_start().first() != Some(&b'{') {
+            return Err(malformed);
+        }
+        let members: HeaderMembers = serde_json::from_slice(&bytes).map_err(|_| malformed)?;
         Ok(RawHeader {
-            alg: header.get("alg").and_then(Value::as_str).ok_or(malformed)?.to_owned(),
-            kid: header.get("kid").and_then(Value::as_str).map(str::to_owned),
-            names_its_own_key: ["jku", "x5u", "jwk"].iter().any(|name| header.contains_key(*name)),
+            alg: text(members.alg).ok_or(malformed)?,
+            kid: text(members.kid),
+            names_its_own_key: members.jku.0 || members.x5u.0 || members.jwk.0,
         })
+    }
+}
+
+/// The header members read before verification, without building a JSON map of the whole
+/// header (an owned key and value for every member: a third of the header's cost on every
+/// request). A repeated member makes the header malformed, which RFC 7515 §4 allows.
+#[derive(Deserialize)]
+struct HeaderMembers {
+    alg: Option<Value>,
+    kid: Option<Value>,
+    #[serde(default)]
+    jku: PresentMember,
+    #[serde(default)]
+    x5u: PresentMember,
+    #[serde(default)]
+    jwk: PresentMember,
+}
+
+/// A member's text; `None` when it is anything but a string.
+fn text(member: Option<Value>) -> Option<String> {
+    match member {
+        Some(Value::String(text)) => Some(text),
+        _ => None,
+    }
+}
+
+/// Whether a member is there at all, whatever its value (`null` included).
+#[derive(Default)]
+struct PresentMember(bool);
+
+impl<'de> Deserialize<'de> for PresentMember {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        IgnoredAny::deserialize(deserializer).map(|_| PresentMember(true))
     }
 }
 
@@ -138,6 +177,30 @@ mod tests {
         for garbage in ["", "abc", "!!!.x.y", "e30.e30.sig"] {
             assert!(RawHeader::parse(garbage).is_err(), "{garbage:?}");
         }
+        // A key named by a `null` still names one; a kid that is not text is no kid; an alg that
+        // is not text, an array instead of an object, or a repeated member is malformed.
+        assert!(
+            RawHeader::parse(&header_of(json!({"alg": "RS256", "jwk": null})))
+                .unwrap()
+                .names_its_own_key
+        );
+        let odd_kid = RawHeader::parse(&header_of(json!({"alg": "RS256", "kid": {"a": [1, 2]}, "x": [null]}))).unwrap();
+        assert_eq!((odd_kid.alg.as_str(), odd_kid.kid), ("RS256", None));
+        assert_eq!(
+            RawHeader::parse(&header_of(json!({"alg": "HS2\"56"}))).unwrap().alg,
+            "HS2\"56",
+            "escaped text is read whole"
+        );
+        for header in [
+            json!({"alg": 256}),
+            json!({"alg": null}),
+            json!(["HS256"]),
+            json!({"kid": "k"}),
+        ] {
+            assert!(RawHeader::parse(&header_of(header.clone())).is_err(), "{header}");
+        }
+        let repeated = format!("{}.e30.sig", URL_SAFE_NO_PAD.encode(r#"{"alg":"none","alg":"HS256"}"#));
+        assert!(RawHeader::parse(&repeated).is_err());
     }
 
     #[test]

@@ -39,6 +39,12 @@ impl AuthUser {
     pub fn id(&self) -> &str {
         &self.id
     }
+
+    /// A caller without a token, for unit tests of the queries.
+    #[cfg(test)]
+    pub(crate) fn for_tests(id: &str) -> AuthUser {
+        AuthUser { id: id.to_owned() }
+    }
 }
 
 /// Why a token was not accepted.
@@ -138,23 +144,19 @@ impl BearerAuth {
 }
 
 async fn verify_bearer(req: &Request, bearer: Bearer) -> poem::Result<AuthUser> {
-    let verifier = req
-        .data::<Arc<TokenVerifier>>()
-        .expect("build_app registers the TokenVerifier");
-    let context = req.extensions().get::<Arc<RequestContext>>();
-    match verifier.verify(&bearer.token).await {
+    let context = req
+        .extensions()
+        .get::<Arc<RequestContext>>()
+        .expect("the edge layer gives every request its context");
+    match context.verifier().verify(&bearer.token).await {
         Ok(user) => {
-            if let Some(context) = context {
-                context.set_user(user.id());
-            }
+            context.set_user(user.id());
             Ok(user)
         }
         Err(AuthFailure::Rejected(rejection)) => {
             // The reason is logged, the token never is.
             tracing::debug!(?rejection, "rejected bearer token");
-            if let Some(context) = context {
-                context.set_auth_failure(rejection);
-            }
+            context.set_auth_failure(rejection);
             Err(ApiError::Unauthorized(rejection).into())
         }
         Err(AuthFailure::Unavailable) => Err(ApiError::AuthUnavailable.into()),

@@ -13,6 +13,8 @@ use std::fmt::Write;
 
 use sea_orm::{DbErr, Statement, Value};
 
+use super::instant_text::{date_text, timestamptz_text};
+
 /// `stmt`'s SQL with each `$n` outside quotes replaced by the literal of its `n`th value.
 pub fn inline_parameters(stmt: &Statement) -> Result<String, DbErr> {
     let Some(values) = &stmt.values else {
@@ -84,15 +86,12 @@ fn write_literal(out: &mut String, value: &Value) -> Result<(), DbErr> {
         Value::BigInt(v) => typed!(v, "int8", |v| write!(out, "'{v}'").unwrap()),
         Value::Double(v) => typed!(v, "float8", |v| write!(out, "'{v}'").unwrap()),
         Value::String(v) => typed!(v, "text", |v| write_text(out, v)?),
-        Value::ChronoDate(v) => typed!(v, "date", |v| write_text(out, &v.to_string())?),
-        Value::ChronoDateTimeUtc(v) => typed!(v, "timestamptz", |v| write_text(
-            out,
-            &v.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-        )?),
-        Value::ChronoDateTimeWithTimeZone(v) => typed!(v, "timestamptz", |v| write_text(
-            out,
-            &v.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-        )?),
+        // PostgreSQL has no year 0 (it is 1 BC): the era is written out.
+        Value::ChronoDate(v) => typed!(v, "date", |v| write_text(out, &date_text(*v))?),
+        Value::ChronoDateTimeUtc(v) => typed!(v, "timestamptz", |v| write_text(out, &timestamptz_text(v.naive_utc()))?),
+        Value::ChronoDateTimeWithTimeZone(v) => {
+            typed!(v, "timestamptz", |v| write_text(out, &timestamptz_text(v.naive_utc()))?)
+        }
         other => {
             return Err(DbErr::Custom(format!(
                 "no simple-protocol literal for a value of type {other:?}"
@@ -193,6 +192,19 @@ mod tests {
             ..statement("SELECT $1", vec![])
         };
         assert!(inline_parameters(&missing).is_err());
+    }
+
+    #[test]
+    fn instants_and_dates_before_the_year_1_carry_their_era() {
+        let year_0 = Utc.with_ymd_and_hms(0, 12, 31, 23, 0, 0).unwrap();
+        let stmt = statement(
+            "SELECT $1, $2, $3",
+            vec![year_0.into(), year_0.fixed_offset().into(), year_0.date_naive().into()],
+        );
+        assert_eq!(
+            inline_parameters(&stmt).unwrap(),
+            "SELECT E'0001-12-31T23:00:00.000000Z BC'::timestamptz, E'0001-12-31T23:00:00.000000Z BC'::timestamptz, E'0001-12-31 BC'::date"
+        );
     }
 
     #[test]

@@ -2,9 +2,11 @@
 
 mod handle;
 mod inline;
+mod instant_text;
 mod pool;
 
 pub use handle::{Db, DbTransaction};
+pub use instant_text::InstantColumns;
 
 use std::time::{Duration, Instant};
 

@@ -190,7 +190,8 @@ impl Due {
 }
 
 /// An RFC 3339 date-time, or one without an offset (read as UTC), to the microsecond; years
-/// 1 to 9999 in UTC (what both back ends store and read back).
+/// 0 to 9999 in UTC, the years RFC 3339 can spell (`0001-01-01T00:30:00+01:00` is in the year 0
+/// in UTC, and is answered as `0000-12-31T23:30:00.000000Z`).
 pub fn parse_instant(text: &str) -> Option<DateTime<Utc>> {
     let parsed = DateTime::parse_from_rfc3339(text)
         .map(|at| at.to_utc())
@@ -210,7 +211,7 @@ pub fn parse_instant(text: &str) -> Option<DateTime<Utc>> {
             .find_map(|format| chrono::NaiveDateTime::parse_from_str(text, format).ok())
             .map(|naive| naive.and_utc())
         })?;
-    if !(1..=9999).contains(&parsed.year()) {
+    if !(0..=9999).contains(&parsed.year()) {
         return None;
     }
     DateTime::from_timestamp_micros(parsed.timestamp_micros())

@@ -89,6 +89,11 @@ async fn due_dates_keep_plain_dates_and_write_instants_in_utc() {
         ),
         (json!({"due_date": ""}), json!(null)),
         (json!({"due_date": null}), json!(null)),
+        // The year 0 in UTC, from an offset: RFC 3339 spells it, and both back ends keep it.
+        (
+            json!({"due_date": "0001-01-01T00:01:00+01:01"}),
+            json!("0000-12-31T23:00:00.000000Z"),
+        ),
     ];
     for (fields, answered) in cases {
         let mut body = json!({"title": "d"});
@@ -171,6 +176,20 @@ async fn reminders_are_absolute_or_relative_to_the_due_date() {
         let body = assert_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
         assert_eq!(body["errors"][0]["loc"], json!(["body", "reminder_time"]), "{bad}");
     }
+    // A relative reminder that would fall before the year 0 has no RFC 3339 spelling: 422, on
+    // create and on update, and nothing is written.
+    let early = json!({"title": "r", "due_date": "0000-01-03T00:00:00Z", "reminder_time": "1w"});
+    let resp = app.send_json("alice", Method::POST, "/api/tasks", early).await;
+    let body = assert_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_eq!(body["errors"][0]["type"], json!("reminder_out_of_range"));
+    let id = app
+        .create_id("alice", json!({"title": "r", "due_date": "0000-01-03T00:00:00Z"}))
+        .await;
+    let resp = app.patch_task("alice", id, json!({"reminder_time": "1w"})).await;
+    let body = assert_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_eq!(body["errors"][0]["loc"], json!(["body", "reminder_time"]));
+    let unchanged = json_with_status(app.get_task("alice", id).await, StatusCode::OK).await;
+    assert_eq!(unchanged["reminder_at"], Value::Null);
 }
 
 #[tokio::test]
@@ -594,6 +613,25 @@ async fn leap_years_and_yearly_recurrence() {
     app.complete_task("alice", id, None).await;
     let next = children_of(&app, "alice", id).await.remove(0);
     assert_eq!(next["due_date"], "2029-02-28T09:00:00.000000Z");
+}
+
+#[tokio::test]
+async fn a_recurring_task_in_the_year_0_completes_into_the_next_day() {
+    // The year 0 (1 BC, a leap year) is stored and read with its era on every back end and
+    // protocol; the next occurrence is computed and written from it like from any other date.
+    let app = spawn_app().await;
+    let id = app
+        .create_id(
+            "alice",
+            json!({"title": "Ancient", "due_date": "0000-02-28T23:00:00Z", "reminder_time": "1h",
+                   "recurrence_type": "daily"}),
+        )
+        .await;
+    let done = json_with_status(app.complete_task("alice", id, None).await, StatusCode::OK).await;
+    assert_eq!(done["due_date"], "0000-02-28T23:00:00.000000Z");
+    let next = children_of(&app, "alice", id).await.remove(0);
+    assert_eq!(next["due_date"], "0000-02-29T23:00:00.000000Z");
+    assert_eq!(next["reminder_at"], "0000-02-29T22:00:00.000000Z");
 }
 
 #[tokio::test]

@@ -124,7 +124,7 @@ async fn start_app(
     let metrics_address = application.metrics_address();
     let db = application.db().clone();
     let server = tokio::spawn(async move {
-        application.run_until(shutdown).await.expect("the server stops cleanly");
+        application.run_until(shutdown).await;
     });
 
     let app = TestApp {

@@ -56,9 +56,17 @@ CLUSTER = os.path.join(ROOT, "tests", "citus", "cluster.sh")
 SECRET = "scale-secret-" + os.urandom(8).hex()
 ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/test")
 INSTANCES = 3
-# HAProxy checks every 250 ms and takes an instance out after one failed check; an instance drains
-# for longer than that before it stops accepting.
+# HAProxy checks every 250 ms and takes an instance out after two failed checks; an instance drains
+# for longer than that before it stops accepting, and a request sent to a dead one meanwhile is
+# refused before anything was sent, so HAProxy retries it on another.
 CHECK_INTERVAL_MS = 250
+CHECK_FALL = 2
+# How long one check may take. Without `timeout check` HAProxy gives a check only `inter` (250 ms):
+# on two cores shared by everything here HAProxy was sometimes late itself, timed out the checks of
+# all three healthy instances at once and answered 503 on its own. A dead instance still fails at
+# once (connection refused), a draining one at once (its 503); the service's own database ping
+# gives up after 2 s.
+CHECK_TIMEOUT_S = 2
 DRAIN_SECONDS = 2
 # A request that fails within this long after the SIGKILL was in flight on the killed instance
 # (or sent over a connection to it that HAProxy had not yet seen close).
@@ -227,7 +235,7 @@ class HAProxy:
         self.socket_path = os.path.join(workdir, "haproxy.sock")
         config = os.path.join(workdir, "haproxy.cfg")
         servers = "\n".join(
-            f"    server {i.name} 127.0.0.1:{i.port} check inter {CHECK_INTERVAL_MS}ms fall 1 rise 2" for i in instances
+            f"    server {i.name} 127.0.0.1:{i.port} check inter {CHECK_INTERVAL_MS}ms fall {CHECK_FALL} rise 2" for i in instances
         )
         with open(config, "w") as cfg:
             cfg.write(
@@ -240,6 +248,7 @@ defaults
     timeout connect 2s
     timeout client 30s
     timeout server 30s
+    timeout check {CHECK_TIMEOUT_S}s
     # A connection that fails to open is retried on another instance: nothing was sent yet.
     retries 3
     option redispatch 1
@@ -260,6 +269,10 @@ backend instances
 
     def server_states(self):
         """Instance name -> UP/DOWN/…, from HAProxy's runtime API."""
+        return {name: row.get("status", "") for name, row in self.server_rows().items()}
+
+    def server_rows(self):
+        """Instance name -> its row of `show stat` (status, check_status, check_duration, …)."""
         try:
             with socket.socket(socket.AF_UNIX) as s:
                 s.connect(self.socket_path)
@@ -273,12 +286,12 @@ backend instances
         if not lines:
             return {}
         header = lines[0].lstrip("# ").split(",")
-        states = {}
+        rows = {}
         for line in lines[1:]:
             row = dict(zip(header, line.split(",")))
             if row.get("pxname") == "instances" and row.get("svname") not in ("BACKEND", None):
-                states[row["svname"]] = row.get("status", "")
-        return states
+                rows[row["svname"]] = row
+        return rows
 
     def wait_up(self, names, seconds=30):
         wait_until(lambda: all(self.server_states().get(n) == "UP" for n in names), seconds, f"HAProxy to see {names} UP")
@@ -286,6 +299,36 @@ backend instances
     def stop(self):
         self.process.terminate()
         self.process.wait(timeout=10)
+
+
+class CheckLog(threading.Thread):
+    """What HAProxy's health checks saw during a run: every change of an instance's state or check
+    result, and the slowest check of each. Printed when a run breaks, to tell a failing instance
+    from a check that gave up on a healthy one."""
+
+    def __init__(self, haproxy, started):
+        super().__init__(daemon=True)
+        self.haproxy, self.started = haproxy, started
+        self.changes = []  # (seconds into the run, instance, status, check status, check ms)
+        self.slowest_ms = collections.Counter()
+        self.done = threading.Event()
+
+    def run(self):
+        last = {}
+        while not self.done.wait(0.02):
+            for name, row in self.haproxy.server_rows().items():
+                # "* L7OK" is a check in progress; its result follows.
+                check = row.get("check_status", "").lstrip("* ")
+                ms = int(row["check_duration"]) if row.get("check_duration", "").isdigit() else 0
+                self.slowest_ms[name] = max(self.slowest_ms[name], ms)
+                state = (row.get("status", ""), check)
+                if last.get(name) != state:
+                    last[name] = state
+                    self.changes.append((round(time.monotonic() - self.started, 2), name, *state, ms))
+
+    def stop(self):
+        self.done.set()
+        self.join()
 
 
 # --- the load and its ledger ----------------------------------------------------------------
@@ -539,10 +582,17 @@ class Run:
         users = [User(i, self.port, stop_at, peers, peers_lock, self.log) for i in range(self.user_count)]
         for user in users:
             user.start()
+        checks = None
+        if haproxy:
+            checks = CheckLog(haproxy, started)
+            checks.start()
         if self.faults:
             self.run_faults(started, instances, haproxy)
         for user in users:
             user.join()
+        if checks:
+            checks.stop()
+            self.checks = checks
         elapsed = time.monotonic() - started
         self.users = users
         self.elapsed = elapsed
@@ -626,6 +676,10 @@ class Run:
             "steady_seconds": round(steady_end - self.started, 1),
             "wrk": getattr(self, "wrk", None),
         }
+        checks = getattr(self, "checks", None)
+        if checks:
+            summary["slowest_check_ms"] = dict(checks.slowest_ms)
+            summary["check_changes"] = checks.changes
         if self.faults:
             summary["failures_in_rolling_restart"] = sum(
                 1
@@ -820,6 +874,10 @@ def main():
             print(f"         ledger: {problem}")
         for failure in r["failures_outside_the_kill"]:
             print(f"         failure outside the SIGKILL window: {failure}")
+        if not r["ok"] and r.get("check_changes"):
+            print(f"         HAProxy's checks (s, instance, state, check, ms); slowest: {r['slowest_check_ms']}")
+            for change in r["check_changes"][:60]:
+                print(f"           {change}")
         if "distribution" in r:
             print(f"         distribution: {r['distribution']}")
     os.makedirs(OUT_DIR, exist_ok=True)
