@@ -11,7 +11,6 @@ use poem_openapi::Object;
 use poem_openapi::error::{
     AuthorizationError, ContentTypeError, ParseParamError, ParsePathError, ParseRequestPayloadError,
 };
-use poem_openapi::payload::Json;
 use poem_openapi::types::Example;
 
 /// One failing input, located the way FastAPI does (`["body", "title"]`, `["query", "limit"]`).
@@ -382,7 +381,7 @@ impl ResponseError for ApiError {
     }
 
     fn as_response(&self) -> Response {
-        let mut resp = Json(self.body()).into_response();
+        let mut resp = crate::api::JsonResponse(self.body()).into_response();
         resp.set_status(self.status());
         if self.status() == StatusCode::UNAUTHORIZED {
             resp.headers_mut()
@@ -419,8 +418,8 @@ pub fn respond<R: FromApiError>(result: Result<R, ApiError>) -> R {
 }
 
 /// Implements [`FromApiError`] for an operation's response enum. Every enum has
-/// `Unauthorized(Json<ErrorBody>, String)`, `InternalError` (500), `ServiceUnavailable` (503) and
-/// `ClientError(StatusCode, Json<ErrorBody>)` (the documented `4XX` range); the listed statuses
+/// `Unauthorized(JsonResponse<ErrorBody>, String)`, `InternalError` (500), `ServiceUnavailable` (503) and
+/// `ClientError(StatusCode, JsonResponse<ErrorBody>)` (the documented `4XX` range); the listed statuses
 /// map onto their own variants. Any other server error is answered as a 500: a `5XX` status must
 /// never travel through the variant documented as `4XX`.
 #[macro_export]
@@ -430,13 +429,13 @@ macro_rules! error_variants {
             fn from_api_error(err: $crate::error::ApiError) -> Self {
                 let status = err.status();
                 let challenge = err.challenge();
-                let body = ::poem_openapi::payload::Json(err.body());
+                let body = $crate::api::JsonResponse(err.body());
                 match status.as_u16() {
                     401 => Self::Unauthorized(body, challenge.to_owned()),
                     $($status => Self::$variant(body),)*
                     503 => Self::ServiceUnavailable(body),
                     400..=499 => Self::ClientError(status, body),
-                    _ => Self::InternalError(::poem_openapi::payload::Json(
+                    _ => Self::InternalError($crate::api::JsonResponse(
                         $crate::error::ApiError::Internal.body(),
                     )),
                 }

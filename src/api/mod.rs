@@ -24,6 +24,7 @@ use crate::auth::TokenVerifier;
 use crate::drain::Drain;
 
 pub use health::HealthApi;
+pub(crate) use json_response::JsonResponse;
 pub use root::RootApi;
 pub use tasks::{TasksApi, UserTasksApi};
 

@@ -13,8 +13,9 @@ use chrono::{Datelike, NaiveDateTime, Timelike};
 
 use super::task_objects::Task;
 use super::timestamp::Timestamp;
+use crate::error::ErrorBody;
 
-/// What a success body can be written as.
+/// What an answer's body can be written as.
 pub trait JsonBody {
     fn write_json(&self, out: &mut Vec<u8>);
 
@@ -71,6 +72,48 @@ impl JsonBody for Task {
         write_optional(out, self.completed_at, write_timestamp);
         out.extend_from_slice(b",\"etag\":");
         write_str(out, &self.etag);
+        out.push(b'}');
+    }
+}
+
+/// The error body, as poem-openapi's `Json` writes its derived `ToJSON` (the tests hold the two
+/// equal): every refused request answers one, so it skips the `serde_json::Value` tree too.
+impl JsonBody for ErrorBody {
+    fn size_hint(&self) -> usize {
+        64 + self.detail.len() * 2 + self.code.len() + self.errors.as_ref().map_or(0, |errors| errors.len() * 128)
+    }
+
+    fn write_json(&self, out: &mut Vec<u8>) {
+        // The keys in the order poem-openapi's `serde_json::Map` (a `BTreeMap`) sorts them.
+        out.extend_from_slice(b"{\"code\":");
+        write_str(out, &self.code);
+        out.extend_from_slice(b",\"detail\":");
+        write_str(out, &self.detail);
+        if let Some(errors) = &self.errors {
+            out.extend_from_slice(b",\"errors\":[");
+            for (index, issue) in errors.iter().enumerate() {
+                if index > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(b"{\"loc\":[");
+                for (index, part) in issue.loc.iter().enumerate() {
+                    if index > 0 {
+                        out.push(b',');
+                    }
+                    write_str(out, part);
+                }
+                out.extend_from_slice(b"],\"msg\":");
+                write_str(out, &issue.msg);
+                out.extend_from_slice(b",\"type\":");
+                write_str(out, &issue.kind);
+                out.push(b'}');
+            }
+            out.push(b']');
+        }
+        out.extend_from_slice(b",\"message\":");
+        write_str(out, &self.message);
+        out.extend_from_slice(b",\"status\":");
+        write_integer(out, self.status);
         out.push(b'}');
     }
 }
@@ -195,6 +238,35 @@ mod tests {
         let list = vec![full, sparse];
         assert_eq!(written(&list), serde_json::to_string(&list).unwrap());
         assert_eq!(written(&Vec::<Task>::new()), "[]");
+    }
+
+    #[test]
+    fn an_error_body_is_written_as_poem_openapi_writes_it() {
+        use crate::error::{ApiError, ValidationIssue};
+        use poem_openapi::types::ToJSON;
+        let mut invalid = ApiError::TaskNotFound.body();
+        invalid.errors = Some(vec![
+            ValidationIssue::body(Some("title"), "string_too_short", "Title must not be empty."),
+            ValidationIssue::body(None, "json_invalid", "quote \" \\ \u{1} ✓"),
+            ValidationIssue {
+                loc: vec![],
+                msg: String::new(),
+                kind: "x".to_owned(),
+            },
+        ]);
+        let mut empty_list = ApiError::TaskNotFound.body();
+        empty_list.errors = Some(vec![]);
+        let mut escaped = ApiError::TaskNotFound.body();
+        escaped.detail = "a \"quoted\" \n line".to_owned();
+        for body in [
+            ApiError::TaskNotFound.body(),
+            ApiError::Internal.body(),
+            invalid,
+            empty_list,
+            escaped,
+        ] {
+            assert_eq!(written(&body), body.to_json_string());
+        }
     }
 
     #[test]

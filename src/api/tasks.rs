@@ -63,16 +63,16 @@ pub enum ListTasksResponse {
     NotModified(#[oai(header = "ETag")] String),
     /// No valid bearer token.
     #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
+    Unauthorized(JsonResponse<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
     /// Something failed on our side (a bug, logged with the request id); retrying will not help.
     #[oai(status = 500)]
-    InternalError(Json<ErrorBody>),
+    InternalError(JsonResponse<ErrorBody>),
     /// The database (or Better Auth's key set, `auth_unavailable`) is unavailable; retry later.
     #[oai(status = 503)]
-    ServiceUnavailable(Json<ErrorBody>),
+    ServiceUnavailable(JsonResponse<ErrorBody>),
     /// Another client error, e.g. 413 for a request body over 64 KiB.
     #[oai(status_range = "4XX")]
-    ClientError(StatusCode, Json<ErrorBody>),
+    ClientError(StatusCode, JsonResponse<ErrorBody>),
 }
 error_variants!(ListTasksResponse {});
 
@@ -94,27 +94,27 @@ pub enum CreateTaskResponse {
     ),
     /// `invalid_idempotency_key`: the `Idempotency-Key` is not 1 to 255 visible ASCII characters.
     #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
+    BadRequest(JsonResponse<ErrorBody>),
     /// No valid bearer token.
     #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
+    Unauthorized(JsonResponse<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
     /// `idempotency_key_in_progress`: the first request with this `Idempotency-Key` is still
     /// running; retry shortly to get its answer.
     #[oai(status = 409)]
-    Conflict(Json<ErrorBody>),
+    Conflict(JsonResponse<ErrorBody>),
     /// The body is not valid JSON or breaks a rule (`errors` lists every failing field), or
     /// `idempotency_key_reused`: the `Idempotency-Key` was used for a different request.
     #[oai(status = 422)]
-    UnprocessableEntity(Json<ErrorBody>),
+    UnprocessableEntity(JsonResponse<ErrorBody>),
     /// Something failed on our side (a bug, logged with the request id); retrying will not help.
     #[oai(status = 500)]
-    InternalError(Json<ErrorBody>),
+    InternalError(JsonResponse<ErrorBody>),
     /// The database (or Better Auth's key set, `auth_unavailable`) is unavailable; nothing was stored.
     #[oai(status = 503)]
-    ServiceUnavailable(Json<ErrorBody>),
+    ServiceUnavailable(JsonResponse<ErrorBody>),
     /// Another client error: 413 for a body over 64 KiB, 415 for a body that is not JSON.
     #[oai(status_range = "4XX")]
-    ClientError(StatusCode, Json<ErrorBody>),
+    ClientError(StatusCode, JsonResponse<ErrorBody>),
 }
 error_variants!(CreateTaskResponse { 400 => BadRequest, 409 => Conflict, 422 => UnprocessableEntity });
 
@@ -130,19 +130,19 @@ pub enum GetTaskResponse {
     NotModified(#[oai(header = "ETag")] String),
     /// No valid bearer token.
     #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
+    Unauthorized(JsonResponse<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
     /// The caller has no task with this id (it does not exist, or it is another user's).
     #[oai(status = 404)]
-    NotFound(Json<ErrorBody>),
+    NotFound(JsonResponse<ErrorBody>),
     /// Something failed on our side (a bug, logged with the request id); retrying will not help.
     #[oai(status = 500)]
-    InternalError(Json<ErrorBody>),
+    InternalError(JsonResponse<ErrorBody>),
     /// The database (or Better Auth's key set, `auth_unavailable`) is unavailable; retry later.
     #[oai(status = 503)]
-    ServiceUnavailable(Json<ErrorBody>),
+    ServiceUnavailable(JsonResponse<ErrorBody>),
     /// Another client error, e.g. 413 for a request body over 64 KiB.
     #[oai(status_range = "4XX")]
-    ClientError(StatusCode, Json<ErrorBody>),
+    ClientError(StatusCode, JsonResponse<ErrorBody>),
 }
 error_variants!(GetTaskResponse { 404 => NotFound });
 
@@ -161,33 +161,33 @@ pub enum CompletionResponse {
     ),
     /// `invalid_idempotency_key`: the `Idempotency-Key` is not 1 to 255 visible ASCII characters.
     #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
+    BadRequest(JsonResponse<ErrorBody>),
     /// No valid bearer token.
     #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
+    Unauthorized(JsonResponse<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
     /// The caller has no task with this id (it does not exist, or it is another user's).
     #[oai(status = 404)]
-    NotFound(Json<ErrorBody>),
+    NotFound(JsonResponse<ErrorBody>),
     /// `idempotency_key_in_progress`: the first request with this `Idempotency-Key` is still
     /// running; retry shortly to get its answer.
     #[oai(status = 409)]
-    Conflict(Json<ErrorBody>),
+    Conflict(JsonResponse<ErrorBody>),
     /// `If-Match` names another version than the task's: nothing was changed; `current` is the task now.
     #[oai(status = 412)]
     PreconditionFailed(Json<PreconditionFailedBody>),
     /// The body is not valid JSON or breaks a rule (`errors` lists every failing field), or
     /// `idempotency_key_reused`: the `Idempotency-Key` was used for a different request.
     #[oai(status = 422)]
-    UnprocessableEntity(Json<ErrorBody>),
+    UnprocessableEntity(JsonResponse<ErrorBody>),
     /// Something failed on our side (a bug, logged with the request id); retrying will not help.
     #[oai(status = 500)]
-    InternalError(Json<ErrorBody>),
+    InternalError(JsonResponse<ErrorBody>),
     /// The database (or Better Auth's key set, `auth_unavailable`) is unavailable; nothing was changed.
     #[oai(status = 503)]
-    ServiceUnavailable(Json<ErrorBody>),
+    ServiceUnavailable(JsonResponse<ErrorBody>),
     /// Another client error, e.g. 413 for a request body over 64 KiB.
     #[oai(status_range = "4XX")]
-    ClientError(StatusCode, Json<ErrorBody>),
+    ClientError(StatusCode, JsonResponse<ErrorBody>),
 }
 error_variants!(CompletionResponse { 400 => BadRequest, 404 => NotFound, 409 => Conflict, 422 => UnprocessableEntity });
 
@@ -200,25 +200,25 @@ pub enum TaskChangeResponse {
     Ok(JsonResponse<Task>, #[oai(header = "ETag")] String),
     /// No valid bearer token.
     #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
+    Unauthorized(JsonResponse<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
     /// The caller has no task with this id (it does not exist, or it is another user's).
     #[oai(status = 404)]
-    NotFound(Json<ErrorBody>),
+    NotFound(JsonResponse<ErrorBody>),
     /// `If-Match` names another version than the task's: nothing was changed; `current` is the task now.
     #[oai(status = 412)]
     PreconditionFailed(Json<PreconditionFailedBody>),
     /// The body is not valid JSON or breaks a rule; `errors` lists every failing field.
     #[oai(status = 422)]
-    UnprocessableEntity(Json<ErrorBody>),
+    UnprocessableEntity(JsonResponse<ErrorBody>),
     /// Something failed on our side (a bug, logged with the request id); retrying will not help.
     #[oai(status = 500)]
-    InternalError(Json<ErrorBody>),
+    InternalError(JsonResponse<ErrorBody>),
     /// The database (or Better Auth's key set, `auth_unavailable`) is unavailable; nothing was changed.
     #[oai(status = 503)]
-    ServiceUnavailable(Json<ErrorBody>),
+    ServiceUnavailable(JsonResponse<ErrorBody>),
     /// Another client error: 413 for a body over 64 KiB, 415 for a body that is not JSON.
     #[oai(status_range = "4XX")]
-    ClientError(StatusCode, Json<ErrorBody>),
+    ClientError(StatusCode, JsonResponse<ErrorBody>),
 }
 error_variants!(TaskChangeResponse { 404 => NotFound, 422 => UnprocessableEntity });
 
@@ -233,22 +233,22 @@ pub enum DeleteTaskResponse {
     Ok(Json<DeletedTask>),
     /// No valid bearer token.
     #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
+    Unauthorized(JsonResponse<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
     /// The caller has no task with this id (it does not exist, or it is another user's).
     #[oai(status = 404)]
-    NotFound(Json<ErrorBody>),
+    NotFound(JsonResponse<ErrorBody>),
     /// `If-Match` names another version than the task's: nothing was deleted; `current` is the task now.
     #[oai(status = 412)]
     PreconditionFailed(Json<PreconditionFailedBody>),
     /// Something failed on our side (a bug, logged with the request id); retrying will not help.
     #[oai(status = 500)]
-    InternalError(Json<ErrorBody>),
+    InternalError(JsonResponse<ErrorBody>),
     /// The database (or Better Auth's key set, `auth_unavailable`) is unavailable; nothing was deleted.
     #[oai(status = 503)]
-    ServiceUnavailable(Json<ErrorBody>),
+    ServiceUnavailable(JsonResponse<ErrorBody>),
     /// Another client error, e.g. 413 for a request body over 64 KiB.
     #[oai(status_range = "4XX")]
-    ClientError(StatusCode, Json<ErrorBody>),
+    ClientError(StatusCode, JsonResponse<ErrorBody>),
 }
 error_variants!(DeleteTaskResponse { 404 => NotFound });
 
