@@ -1,6 +1,6 @@
-//! A task's JSON written straight into the answer's bytes: the same bytes serde_json writes for
-//! the derived `Serialize` of [`Task`] (the tests below hold the two equal), in a third of the
-//! instructions.
+//! Task and error answers written straight into bytes. A task: the same bytes serde_json writes
+//! for the derived `Serialize` of [`Task`] (the tests below hold the two equal), in a third of the
+//! instructions; an error body: the same bytes poem-openapi's `Json` wrote for it.
 //!
 //! Through serde, every key and every string value goes through serde_json's byte-by-byte
 //! escaping scan, and every timestamp through chrono's general RFC 3339 writer into a fresh
