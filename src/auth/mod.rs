@@ -120,7 +120,9 @@ impl TokenVerifier {
             "ES512" => Err(InvalidToken("ES512 tokens are not supported; use EdDSA, ES256, ES384, RS* or PS*").into()),
             "EdDSA" | "ES256" | "ES384" | "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" => match &self.jwks
             {
-                Some(jwks) => jwks.verify(token, &header).await,
+                // Boxed: a key-set fetch may sit inside, and inline it would make every
+                // request's future (HMAC ones too) a kilobyte larger, moved at every layer.
+                Some(jwks) => Box::pin(jwks.verify(token, &header)).await,
                 None => Err(InvalidToken("asymmetric tokens are not accepted (no Better Auth JWKS configured)").into()),
             },
             _ => Err(InvalidToken("its signing algorithm is not accepted").into()),
