@@ -47,14 +47,9 @@ impl JsonBody for Task {
         write_timestamp(out, self.updated_at);
         out.extend_from_slice(b",\"priority\":");
         write_str(out, &self.priority);
-        out.extend_from_slice(b",\"tags\":[");
-        for (index, tag) in self.tags.iter().enumerate() {
-            if index > 0 {
-                out.push(b',');
-            }
-            write_str(out, tag);
-        }
-        out.extend_from_slice(b"],\"due_date\":");
+        out.extend_from_slice(b",\"tags\":");
+        write_strings(out, &self.tags);
+        out.extend_from_slice(b",\"due_date\":");
         write_optional(out, self.due_date.as_deref(), write_str);
         out.extend_from_slice(b",\"is_recurring\":");
         write_bool(out, self.is_recurring);
@@ -95,14 +90,9 @@ impl JsonBody for ErrorBody {
                 if index > 0 {
                     out.push(b',');
                 }
-                out.extend_from_slice(b"{\"loc\":[");
-                for (index, part) in issue.loc.iter().enumerate() {
-                    if index > 0 {
-                        out.push(b',');
-                    }
-                    write_str(out, part);
-                }
-                out.extend_from_slice(b"],\"msg\":");
+                out.extend_from_slice(b"{\"loc\":");
+                write_strings(out, &issue.loc);
+                out.extend_from_slice(b",\"msg\":");
                 write_str(out, &issue.msg);
                 out.extend_from_slice(b",\"type\":");
                 write_str(out, &issue.kind);
@@ -172,6 +162,18 @@ fn write_str(out: &mut Vec<u8>, text: &str) {
         out.extend_from_slice(text.as_bytes());
         out.push(b'"');
     }
+}
+
+/// A JSON array of strings.
+fn write_strings(out: &mut Vec<u8>, texts: &[String]) {
+    out.push(b'[');
+    for (index, text) in texts.iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        write_str(out, text);
+    }
+    out.push(b']');
 }
 
 /// `"YYYY-MM-DDTHH:MM:SS.ffffffZ"`, as [`Timestamp`]'s serde form writes it. Years outside

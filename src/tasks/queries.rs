@@ -635,32 +635,31 @@ async fn complete_and_spawn(
     };
     let just_completed = task.completed && task.completed_at == Some(now);
     if just_completed && task.is_recurring {
-        let spawned_before = Tasks::find()
+        // One read for both what the copy needs beyond the answered row (the search helpers) and
+        // whether a copy exists already; the row is ours to read, locked by the update above.
+        let spawned = Query::select()
+            .expr(Expr::val(1))
+            .from(Tasks)
+            .and_where(Column::UserId.eq(owner.id()))
+            .and_where(Column::ParentTaskId.eq(task.id))
+            .to_owned();
+        let (title_folded, description_folded, priority_rank, tags_folded, spawned_before) = Tasks::find()
             .select_only()
-            .column(Column::Id)
+            .columns([
+                Column::TitleFolded,
+                Column::DescriptionFolded,
+                Column::PriorityRank,
+                Column::TagsFolded,
+            ])
+            .expr(Expr::exists(spawned))
             .filter(Column::UserId.eq(owner.id()))
-            .filter(Column::ParentTaskId.eq(task.id))
-            .into_tuple::<i64>()
+            .filter(Column::Id.eq(task.id))
+            .into_tuple::<(String, Option<String>, i16, String, bool)>()
             .one(transaction)
             .await?
-            .is_some();
+            .ok_or_else(|| DbErr::RecordNotFound("the task just completed".to_owned()))?;
         if !spawned_before {
-            // The copy needs the search helpers too, which the answered row leaves out; the row is
-            // ours to read, locked by the update above.
-            let helpers = Tasks::find()
-                .select_only()
-                .columns([
-                    Column::TitleFolded,
-                    Column::DescriptionFolded,
-                    Column::PriorityRank,
-                    Column::TagsFolded,
-                ])
-                .filter(Column::UserId.eq(owner.id()))
-                .filter(Column::Id.eq(task.id))
-                .into_tuple::<SearchHelpers>()
-                .one(transaction)
-                .await?
-                .ok_or_else(|| DbErr::RecordNotFound("the task just completed".to_owned()))?;
+            let helpers = (title_folded, description_folded, priority_rank, tags_folded);
             create_next_occurrence(transaction, &task, helpers, now).await?;
         }
     }
