@@ -23,24 +23,41 @@ pub fn etag_of(version: i64) -> String {
     tag
 }
 
-/// The entity tag of a list answer: `"l-<16 hex digits>"`.
-pub fn list_etag<'a>(query: &str, tasks: impl IntoIterator<Item = &'a Task>) -> String {
-    // FNV-1a: stable across builds and platforms (std's hasher is not), and this is a cache
-    // validator, not a secret.
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut feed = |bytes: &[u8]| {
-        for byte in bytes {
-            hash ^= u64::from(*byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-    };
-    feed(query.as_bytes());
-    for task in tasks {
-        feed(b"\n");
-        feed(&task.id.to_le_bytes());
-        feed(task.etag.as_bytes());
+/// The entity tag of a list answer, `"l-<16 hex digits>"`, made as the list is written: the
+/// query, then each task's id and entity tag in order.
+pub struct ListEtag {
+    hash: u64,
+}
+
+impl ListEtag {
+    pub fn new(query: &str) -> Self {
+        // FNV-1a: stable across builds and platforms (std's hasher is not), and this is a cache
+        // validator, not a secret.
+        let mut etag = ListEtag {
+            hash: 0xcbf2_9ce4_8422_2325,
+        };
+        etag.feed(query.as_bytes());
+        etag
     }
-    format!("\"l-{hash:016x}\"")
+
+    pub fn add(&mut self, id: i64, version: i64) {
+        self.feed(b"\n");
+        self.feed(&id.to_le_bytes());
+        self.feed(b"\"");
+        self.feed(itoa::Buffer::new().format(version).as_bytes());
+        self.feed(b"\"");
+    }
+
+    pub fn finish(self) -> String {
+        format!("\"l-{:016x}\"", self.hash)
+    }
+
+    fn feed(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.hash ^= u64::from(*byte);
+            self.hash = self.hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
 }
 
 /// The tags of an `If-Match` / `If-None-Match` value: `*`, or entity tags separated by commas.

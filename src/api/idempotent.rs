@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use poem::Request;
 
+use super::conditional::etag_of;
 use super::task_json::to_json;
-use super::task_objects::Task;
 use crate::auth::AuthUser;
 use crate::db::{Db, DbTransaction};
 use crate::error::ApiError;
@@ -107,7 +107,7 @@ impl KeyedWrite {
     async fn run(self, transaction: &DbTransaction, owner: &AuthUser) -> Result<KeyedOutcome, ApiError> {
         match self {
             KeyedWrite::Create { task, base } => {
-                let task = Task::from(tasks::create_task(transaction, owner, task).await?);
+                let task = tasks::create_task(transaction, owner, task).await?;
                 let location = format!("{base}/{}", task.id);
                 first_answer(201, &task, Some(location))
             }
@@ -116,7 +116,7 @@ impl KeyedWrite {
                 change,
                 precondition,
             } => match tasks::set_completion_within(transaction, owner, id, change, &precondition).await? {
-                ChangeOutcome::Changed(task) => first_answer(200, &Task::from(task), None),
+                ChangeOutcome::Changed(task) => first_answer(200, &task, None),
                 ChangeOutcome::NotFound => Err(ApiError::TaskNotFound),
                 ChangeOutcome::Stale(current) => Ok(KeyedOutcome::Stale(current)),
             },
@@ -124,7 +124,7 @@ impl KeyedWrite {
     }
 }
 
-fn first_answer(status: u16, task: &Task, location: Option<String>) -> Result<KeyedOutcome, ApiError> {
+fn first_answer(status: u16, task: &TaskRow, location: Option<String>) -> Result<KeyedOutcome, ApiError> {
     // The same bytes the first answer sends, so that every replay is byte for byte the same.
     let body = String::from_utf8(to_json(task)).expect("task JSON is UTF-8");
     Ok(KeyedOutcome::Answer {
@@ -132,7 +132,7 @@ fn first_answer(status: u16, task: &Task, location: Option<String>) -> Result<Ke
             status,
             body,
             location,
-            etag: Some(task.etag.clone()),
+            etag: Some(etag_of(task.version)),
         },
         replayed: false,
     })

@@ -2,35 +2,36 @@
 //!
 //! poem-openapi's `Json<T>` first builds a `serde_json::Value` tree of the whole answer and then
 //! serialises the tree: for a list of tasks that was 14 % of the request's CPU (see
-//! specs/performance.md). [`JsonResponse`] keeps `T`'s published schema and content type but
-//! writes `T` in one pass ([`JsonBody`]). The wire format is pinned by the integration tests.
+//! specs/performance.md). [`JsonResponse`] publishes `T`'s schema ([`JsonBody::Schema`]) and
+//! content type but writes `T` in one pass ([`JsonBody`]). The wire format is pinned by the
+//! integration tests.
 
 use poem::{IntoResponse, Response};
 use poem_openapi::payload::Payload;
 use poem_openapi::registry::{MetaSchemaRef, Registry};
 use poem_openapi::types::Type;
 
-use super::task_json::{JsonBody, to_json};
+use super::task_json::JsonBody;
 
 const CONTENT_TYPE: &str = "application/json; charset=utf-8";
 
 pub struct JsonResponse<T>(pub T);
 
-impl<T: Type> Payload for JsonResponse<T> {
+impl<T: JsonBody + Send> Payload for JsonResponse<T> {
     const CONTENT_TYPE: &'static str = CONTENT_TYPE;
 
     fn schema_ref() -> MetaSchemaRef {
-        T::schema_ref()
+        T::Schema::schema_ref()
     }
 
     fn register(registry: &mut Registry) {
-        T::register(registry);
+        T::Schema::register(registry);
     }
 }
 
 impl<T: JsonBody + Send> IntoResponse for JsonResponse<T> {
     fn into_response(self) -> Response {
-        Response::builder().content_type(CONTENT_TYPE).body(to_json(&self.0))
+        Response::builder().content_type(CONTENT_TYPE).body(self.0.into_json())
     }
 }
 
@@ -41,15 +42,15 @@ pub enum JsonAnswer<T> {
     Serialized(String),
 }
 
-impl<T: Type> Payload for JsonAnswer<T> {
+impl<T: JsonBody + Send> Payload for JsonAnswer<T> {
     const CONTENT_TYPE: &'static str = CONTENT_TYPE;
 
     fn schema_ref() -> MetaSchemaRef {
-        T::schema_ref()
+        T::Schema::schema_ref()
     }
 
     fn register(registry: &mut Registry) {
-        T::register(registry);
+        T::Schema::register(registry);
     }
 }
 

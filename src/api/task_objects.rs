@@ -115,7 +115,7 @@ impl From<entity::TaskRow> for Task {
 
 /// The tags column (a JSON array of strings) as a list; most tasks have none, which needs no
 /// parser.
-fn stored_tags(stored: &str) -> Vec<String> {
+pub(super) fn stored_tags(stored: &str) -> Vec<String> {
     if stored == "[]" {
         return Vec::new();
     }

@@ -16,16 +16,18 @@ use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi, Tags};
 
-use super::conditional::{PreconditionFailedBody, list_etag, none_match_hits, precondition};
+use super::conditional::{ListEtag, PreconditionFailedBody, etag_of, none_match_hits, precondition};
 use super::idempotent::{KeyedOutcome, KeyedRequest, KeyedWrite, run_once};
 use super::json_body::{JsonBody, OptionalJsonBody};
 use super::json_response::{JsonAnswer, JsonResponse};
 use super::list_params::{Lenient, list_query};
+use super::task_json::{JsonBody as _, TASK_SIZE_HINT, WrittenJson};
 use super::task_objects::{CompletionRequest, DeletedTask, NewTaskRequest, StatusRequest, Task, TaskUpdateRequest};
 use crate::auth::{AuthUser, BearerAuth};
 use crate::error::{ApiError, ErrorBody, FromApiError, reject, respond};
 use crate::error_variants;
 use crate::tasks::details::Due;
+use crate::tasks::entity::TaskRow;
 use crate::tasks::{self, ChangeOutcome, CompletionChange};
 
 #[derive(Tags)]
@@ -57,7 +59,7 @@ pub enum ListTasksResponse {
     /// The caller's tasks (a bare array, `[]` when there are none), newest first by default.
     /// `ETag` names exactly this answer (the query, and each task's id and version).
     #[oai(status = 200)]
-    Ok(JsonResponse<Vec<Task>>, #[oai(header = "ETag")] String),
+    Ok(JsonResponse<WrittenJson<Vec<Task>>>, #[oai(header = "ETag")] String),
     /// `If-None-Match` names the list as it still is: no body.
     #[oai(status = 304)]
     NotModified(#[oai(header = "ETag")] String),
@@ -87,7 +89,7 @@ pub enum CreateTaskResponse {
     /// byte for byte, with `Idempotent-Replayed: true`, and nothing was created.
     #[oai(status = 201)]
     Created(
-        JsonAnswer<Task>,
+        JsonAnswer<TaskRow>,
         #[oai(header = "Location")] String,
         #[oai(header = "ETag")] String,
         #[oai(header = "Idempotent-Replayed")] Option<bool>,
@@ -124,7 +126,7 @@ error_variants!(CreateTaskResponse { 400 => BadRequest, 409 => Conflict, 422 => 
 pub enum GetTaskResponse {
     /// The task; `ETag` is its version.
     #[oai(status = 200)]
-    Ok(JsonResponse<Task>, #[oai(header = "ETag")] String),
+    Ok(JsonResponse<TaskRow>, #[oai(header = "ETag")] String),
     /// `If-None-Match` names the task's current version: no body.
     #[oai(status = 304)]
     NotModified(#[oai(header = "ETag")] String),
@@ -155,7 +157,7 @@ pub enum CompletionResponse {
     /// `Idempotent-Replayed: true`, and nothing was changed.
     #[oai(status = 200)]
     Ok(
-        JsonAnswer<Task>,
+        JsonAnswer<TaskRow>,
         #[oai(header = "ETag")] String,
         #[oai(header = "Idempotent-Replayed")] Option<bool>,
     ),
@@ -197,7 +199,7 @@ error_variants!(CompletionResponse { 400 => BadRequest, 404 => NotFound, 409 => 
 pub enum TaskChangeResponse {
     /// The task, as changed; `ETag` is its new version.
     #[oai(status = 200)]
-    Ok(JsonResponse<Task>, #[oai(header = "ETag")] String),
+    Ok(JsonResponse<TaskRow>, #[oai(header = "ETag")] String),
     /// No valid bearer token.
     #[oai(status = 401)]
     Unauthorized(JsonResponse<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
@@ -264,16 +266,25 @@ impl TaskOperations<'_> {
         let query = list_query(raw_query, chrono::Utc::now());
         respond(
             async {
-                let found: Vec<Task> = tasks::list_tasks(self.db, user, &query)
-                    .await?
-                    .into_iter()
-                    .map(Task::from)
-                    .collect();
-                let etag = list_etag(raw_query, &found);
+                let rows = tasks::list_tasks(self.db, user, &query).await?;
+                // Written as the rows are read, without an owned task in between; the entity
+                // tag is made in the same pass.
+                let mut json = Vec::with_capacity(2 + rows.len() * (TASK_SIZE_HINT + 1));
+                let mut etag = ListEtag::new(raw_query);
+                json.push(b'[');
+                rows.try_for_each(|task| {
+                    if json.len() > 1 {
+                        json.push(b',');
+                    }
+                    task.write_json(&mut json);
+                    etag.add(task.id, task.version);
+                })?;
+                json.push(b']');
+                let etag = etag.finish();
                 if none_match_hits(if_none_match, &etag) {
                     return Ok(ListTasksResponse::NotModified(etag));
                 }
-                Ok(ListTasksResponse::Ok(JsonResponse(found), etag))
+                Ok(ListTasksResponse::Ok(JsonResponse(WrittenJson::new(json)), etag))
             }
             .await,
         )
@@ -291,9 +302,9 @@ impl TaskOperations<'_> {
                 let keyed = keyed?;
                 let task = body.into_new_task(chrono::Utc::now())?;
                 let Some(keyed) = keyed else {
-                    let task = Task::from(tasks::create_task(self.db, user, task).await?);
+                    let task = tasks::create_task(self.db, user, task).await?;
                     let location = format!("{base}/{}", task.id);
-                    let etag = task.etag.clone();
+                    let etag = etag_of(task.version);
                     return Ok(CreateTaskResponse::Created(
                         JsonAnswer::Value(task),
                         location,
@@ -325,15 +336,13 @@ impl TaskOperations<'_> {
     async fn get(&self, user: &AuthUser, id: i64, if_none_match: Option<&str>) -> GetTaskResponse {
         respond(
             async {
-                let task = Task::from(
-                    tasks::find_task(self.db, user, id)
-                        .await?
-                        .ok_or(ApiError::TaskNotFound)?,
-                );
-                if none_match_hits(if_none_match, &task.etag) {
-                    return Ok(GetTaskResponse::NotModified(task.etag));
+                let task = tasks::find_task(self.db, user, id)
+                    .await?
+                    .ok_or(ApiError::TaskNotFound)?;
+                let etag = etag_of(task.version);
+                if none_match_hits(if_none_match, &etag) {
+                    return Ok(GetTaskResponse::NotModified(etag));
                 }
-                let etag = task.etag.clone();
                 Ok(GetTaskResponse::Ok(JsonResponse(task), etag))
             }
             .await,
@@ -360,7 +369,7 @@ impl TaskOperations<'_> {
                 };
                 let changes = body.into_changes(stored_due, chrono::Utc::now())?;
                 let outcome = tasks::update_task(self.db, user, id, changes, &precondition(if_match)).await?;
-                answer(outcome.map(Task::from))
+                answer(outcome)
             }
             .await,
         )
@@ -376,7 +385,7 @@ impl TaskOperations<'_> {
         respond(
             async {
                 let outcome = tasks::set_completion(self.db, user, id, change, &precondition(if_match)).await?;
-                answer(outcome.map(Task::from))
+                answer(outcome)
             }
             .await,
         )
@@ -396,7 +405,7 @@ impl TaskOperations<'_> {
                 let precondition = precondition(if_match);
                 let Some(keyed) = keyed? else {
                     let outcome = tasks::set_completion(self.db, user, id, change, &precondition).await?;
-                    return answer(outcome.map(Task::from));
+                    return answer(outcome);
                 };
                 let write = KeyedWrite::Completion {
                     id,
@@ -435,7 +444,7 @@ impl TaskOperations<'_> {
 }
 
 /// The answer of a change of one task: the task, 404, or 412 with the task as it is now.
-fn answer<R: TaskAnswer>(outcome: ChangeOutcome<Task>) -> Result<R, ApiError> {
+fn answer<R: TaskAnswer>(outcome: ChangeOutcome<TaskRow>) -> Result<R, ApiError> {
     match outcome {
         ChangeOutcome::Changed(task) => Ok(R::task(task)),
         ChangeOutcome::NotFound => Err(ApiError::TaskNotFound),
@@ -445,13 +454,13 @@ fn answer<R: TaskAnswer>(outcome: ChangeOutcome<Task>) -> Result<R, ApiError> {
 
 /// The answers that carry one changed task: with a body to validate (422 possible) or without.
 trait TaskAnswer: FromApiError {
-    fn task(task: Task) -> Self;
+    fn task(task: TaskRow) -> Self;
     fn stale(body: PreconditionFailedBody) -> Self;
 }
 
 impl TaskAnswer for CompletionResponse {
-    fn task(task: Task) -> Self {
-        let etag = task.etag.clone();
+    fn task(task: TaskRow) -> Self {
+        let etag = etag_of(task.version);
         CompletionResponse::Ok(JsonAnswer::Value(task), etag, None)
     }
 
@@ -461,8 +470,8 @@ impl TaskAnswer for CompletionResponse {
 }
 
 impl TaskAnswer for TaskChangeResponse {
-    fn task(task: Task) -> Self {
-        let etag = task.etag.clone();
+    fn task(task: TaskRow) -> Self {
+        let etag = etag_of(task.version);
         TaskChangeResponse::Ok(JsonResponse(task), etag)
     }
 

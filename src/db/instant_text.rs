@@ -56,7 +56,7 @@ const PG_EPOCH_UNIX_MICROS: i64 = 946_684_800_000_000;
 /// gets there through a `NaiveDateTime`, a `Duration` sum and a `FixedOffset` (about 300
 /// instructions per cell, five cells per task row); this is one addition and one division. Out
 /// of chrono's range (`infinity`, which the service never writes) is `None`.
-fn instant_from_pg_micros(micros: i64) -> Option<DateTime<Utc>> {
+pub fn instant_from_pg_micros(micros: i64) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp_micros(micros.checked_add(PG_EPOCH_UNIX_MICROS)?)
 }
 

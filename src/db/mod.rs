@@ -6,7 +6,7 @@ mod instant_text;
 mod pool;
 
 pub use handle::{Db, DbTransaction};
-pub use instant_text::InstantColumns;
+pub use instant_text::{InstantColumns, instant_from_pg_micros};
 
 use std::time::{Duration, Instant};
 

@@ -1,9 +1,7 @@
 //! The `tasks` table (created by the `migration` crate).
 
-use std::sync::Arc;
-
 use sea_orm::entity::prelude::*;
-use sea_orm::{FromQueryResult, PartialModelTrait, QueryResult, QuerySelect, RuntimeErr};
+use sea_orm::{FromQueryResult, PartialModelTrait, QueryResult, QuerySelect};
 
 #[sea_orm::model]
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -179,7 +177,7 @@ const PG_COLUMN_TYPES: [&[u32]; 18] = {
 /// checked `try_get` asks the same of every cell by cloning and comparing type descriptors, which
 /// for 18 columns on 20 rows was a tenth of a list request's instructions; comparing the 18 type
 /// numbers is a few dozen.
-fn has_task_columns(row: &sea_orm::sqlx::postgres::PgRow) -> bool {
+pub(super) fn has_task_columns(row: &sea_orm::sqlx::postgres::PgRow) -> bool {
     use sea_orm::sqlx::{Column, Row, TypeInfo};
     let columns = row.columns();
     columns.len() == PG_COLUMN_TYPES.len()
@@ -195,6 +193,9 @@ impl FromQueryResult for TaskRow {
         use sea_orm::sqlx::Row;
         debug_assert!(prefix.is_empty(), "a TaskRow is never nested");
         let decoded = if let Some(row) = res.try_as_pg_row() {
+            if let Some(cells) = super::cells::binary_cells(row) {
+                return cells.map(|cells| cells.to_row()).map_err(super::cells::to_db_err);
+            }
             // Anything else (a changed schema, say) takes the checked path, which reports it.
             if has_task_columns(row) {
                 (|| Ok::<_, sea_orm::sqlx::Error>(task_row_at!(row, try_get_unchecked, instant_at)))()
@@ -206,7 +207,7 @@ impl FromQueryResult for TaskRow {
         } else {
             return Err(DbErr::Custom("a task row from an unsupported driver".to_owned()));
         };
-        decoded.map_err(|err| DbErr::Query(RuntimeErr::SqlxError(Arc::new(err))))
+        decoded.map_err(super::cells::to_db_err)
     }
 }
 

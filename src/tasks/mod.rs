@@ -3,6 +3,7 @@
 //! Every query function takes the caller's [`AuthUser`](crate::auth::AuthUser) and filters on its
 //! id; there is no function here that reaches a task without one.
 
+pub mod cells;
 pub mod details;
 pub mod entity;
 mod fixed_sql;

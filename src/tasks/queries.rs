@@ -14,6 +14,7 @@ use sea_orm::{
     UpdateMany, Value,
 };
 
+use super::cells::TaskRows;
 use super::details::{Due, Priority, PriorityRank, Recurrence, RecurrenceKind, TAG_SEPARATOR, tags_for_matching};
 use super::entity::{ActiveModel, Column, Entity as Tasks, TASK_ROW_COLUMNS, TaskRow};
 use super::fixed_sql::FixedSql;
@@ -253,11 +254,7 @@ fn due_condition(window: &DueWindow) -> Condition {
 }
 
 #[tracing::instrument(skip_all, fields(user_id = owner.id()))]
-pub async fn list_tasks(
-    db: &impl ConnectionTrait,
-    owner: &AuthUser,
-    query: &TaskListQuery,
-) -> Result<Vec<TaskRow>, DbErr> {
+pub async fn list_tasks(db: &impl ConnectionTrait, owner: &AuthUser, query: &TaskListQuery) -> Result<TaskRows, DbErr> {
     if query.is_newest_first_unfiltered() {
         return list_all_newest_first(db, owner).await;
     }
@@ -319,7 +316,8 @@ pub async fn list_tasks(
             .limit(query.limit.unwrap_or(i64::MAX as u64))
             .offset(query.offset);
     }
-    select.into_partial_model::<TaskRow>().all(db).await
+    let statement = TaskRow::select_cols(select.select_only()).build(db.get_database_backend());
+    Ok(TaskRows::new(db.query_all_raw(statement).await?))
 }
 
 /// The caller's task `id` (at most one row: `id` is unique).
@@ -341,7 +339,7 @@ pub async fn find_task(db: &impl ConnectionTrait, owner: &AuthUser, id: i64) -> 
 
 /// The list as most requests ask for it, newest first with no filter or page: the SQL is the
 /// same every time.
-async fn list_all_newest_first(db: &impl ConnectionTrait, owner: &AuthUser) -> Result<Vec<TaskRow>, DbErr> {
+async fn list_all_newest_first(db: &impl ConnectionTrait, owner: &AuthUser) -> Result<TaskRows, DbErr> {
     static LIST_ALL: FixedSql = FixedSql::new();
     let statement = LIST_ALL.bind(
         db.get_database_backend(),
@@ -354,7 +352,7 @@ async fn list_all_newest_first(db: &impl ConnectionTrait, owner: &AuthUser) -> R
         },
         vec![owner.id().into()],
     );
-    TaskRow::find_by_statement(statement).all(db).await
+    Ok(TaskRows::new(db.query_all_raw(statement).await?))
 }
 
 fn tags_json(tags: &[String]) -> String {

@@ -160,6 +160,7 @@ async fn a_constraint_violation_is_a_500_and_nothing_is_stored() {
 async fn a_row_that_cannot_be_decoded_is_a_500() {
     let app = spawn_app().await;
     let id = app.create_titled("alice", "unreadable").await;
+    app.create_titled("alice", "another").await;
     let corrupt = if app.is_postgres() {
         "ALTER TABLE tasks ALTER COLUMN completed TYPE text USING completed::text"
     } else {
@@ -168,6 +169,9 @@ async fn a_row_that_cannot_be_decoded_is_a_500() {
     app.db.execute_unprepared(corrupt).await.unwrap();
 
     assert_internal_error_without_internals(app.get_task("alice", id).await).await;
+    // A list is written as its rows are read: a row it cannot read fails the whole answer.
+    let list = app.as_user("alice", Method::GET, "/api/tasks").send().await.unwrap();
+    assert_internal_error_without_internals(list).await;
 }
 
 #[tokio::test]
