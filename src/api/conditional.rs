@@ -145,6 +145,27 @@ mod tests {
     }
 
     #[test]
+    fn a_list_tag_hashes_the_query_then_each_task_id_and_tag() {
+        // FNV-1a over the query, then "\n", the id's little-endian bytes and the task's own tag:
+        // the value a client kept from an earlier answer stays valid.
+        let fnv = |bytes: &[u8]| {
+            bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+                (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+            })
+        };
+        let mut fed = b"completed=false".to_vec();
+        let mut etag = ListEtag::new("completed=false");
+        for (id, version) in [(3_i64, 1_i64), (-1, i64::MAX), (9, 0)] {
+            fed.push(b'\n');
+            fed.extend_from_slice(&id.to_le_bytes());
+            fed.extend_from_slice(etag_of(version).as_bytes());
+            etag.add(id, version);
+        }
+        assert_eq!(etag.finish(), format!("\"l-{:016x}\"", fnv(&fed)));
+        assert_eq!(ListEtag::new("").finish(), format!("\"l-{:016x}\"", fnv(b"")));
+    }
+
+    #[test]
     fn if_match_names_versions_strongly() {
         assert_eq!(precondition(None), Precondition::Any);
         assert_eq!(precondition(Some("*")), Precondition::Any);

@@ -7,6 +7,7 @@ mod pool;
 
 pub use handle::{Db, DbTransaction};
 pub use instant_text::{InstantColumns, instant_from_pg_micros};
+pub use pool::query_error;
 
 use std::time::{Duration, Instant};
 

@@ -308,7 +308,8 @@ fn acquire_error(err: PoolError<sqlx::Error>) -> DbErr {
     }
 }
 
-fn query_error(err: sqlx::Error) -> DbErr {
+/// A statement's failure, as SeaORM reports one.
+pub fn query_error(err: sqlx::Error) -> DbErr {
     DbErr::Query(RuntimeErr::SqlxError(Arc::new(err)))
 }
 

@@ -10,15 +10,13 @@
 //! borrowed after its UTF-8 check. Anything else (SQLite, the simple protocol's text format, a
 //! changed schema) is decoded into a [`TaskRow`] first and borrowed from it.
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Utc};
 use sea_orm::sqlx::postgres::{PgColumn, PgRow, PgValueFormat};
 use sea_orm::sqlx::{self, Row};
-use sea_orm::{DbErr, FromQueryResult, QueryResult, RuntimeErr};
+use sea_orm::{DbErr, FromQueryResult, QueryResult};
 
 use super::entity::{TaskRow, has_task_columns};
-use crate::db::instant_from_pg_micros;
+use crate::db::{instant_from_pg_micros, query_error};
 
 /// The columns of [`TaskRow`], borrowed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -181,10 +179,6 @@ fn decode_error(index: usize, message: String) -> sqlx::Error {
     }
 }
 
-pub fn to_db_err(err: sqlx::Error) -> DbErr {
-    DbErr::Query(RuntimeErr::SqlxError(Arc::new(err)))
-}
-
 /// The rows of a list of tasks, as the database answered them: visited as [`TaskCells`], so that
 /// an answer can be written from them without owning their text.
 pub struct TaskRows(Vec<QueryResult>);
@@ -212,7 +206,7 @@ impl TaskRows {
                 let columns = row.columns().as_ptr();
                 if checked_columns == Some(columns) || has_task_columns(row) {
                     checked_columns = Some(columns);
-                    visit(read_binary_cells(row).map_err(to_db_err)?);
+                    visit(read_binary_cells(row).map_err(query_error)?);
                     continue;
                 }
             }

@@ -194,7 +194,7 @@ impl FromQueryResult for TaskRow {
         debug_assert!(prefix.is_empty(), "a TaskRow is never nested");
         let decoded = if let Some(row) = res.try_as_pg_row() {
             if let Some(cells) = super::cells::binary_cells(row) {
-                return cells.map(|cells| cells.to_row()).map_err(super::cells::to_db_err);
+                return cells.map(|cells| cells.to_row()).map_err(crate::db::query_error);
             }
             // Anything else (a changed schema, say) takes the checked path, which reports it.
             if has_task_columns(row) {
@@ -207,7 +207,7 @@ impl FromQueryResult for TaskRow {
         } else {
             return Err(DbErr::Custom("a task row from an unsupported driver".to_owned()));
         };
-        decoded.map_err(super::cells::to_db_err)
+        decoded.map_err(crate::db::query_error)
     }
 }
 
