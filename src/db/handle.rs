@@ -147,7 +147,7 @@ impl ConnectionTrait for Db {
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
         match &self.postgres {
-            Some(postgres) => postgres.get().await?.execute(&stmt).await,
+            Some(postgres) => postgres.get().await?.execute(stmt).await,
             None => self.connection.execute_raw(stmt).await,
         }
     }
@@ -161,14 +161,14 @@ impl ConnectionTrait for Db {
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
         match &self.postgres {
-            Some(postgres) => postgres.get().await?.query_one(&stmt).await,
+            Some(postgres) => postgres.get().await?.query_one(stmt).await,
             None => self.connection.query_one_raw(stmt).await,
         }
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         match &self.postgres {
-            Some(postgres) => postgres.get().await?.query_all(&stmt).await,
+            Some(postgres) => postgres.get().await?.query_all(stmt).await,
             None => self.connection.query_all_raw(stmt).await,
         }
     }
@@ -189,7 +189,7 @@ impl ConnectionTrait for DbTransaction {
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
         match self {
-            DbTransaction::Postgres(connection) => connection.lock().await.execute(&stmt).await,
+            DbTransaction::Postgres(connection) => connection.lock().await.execute(stmt).await,
             DbTransaction::Sqlite(transaction) => transaction.execute_raw(stmt).await,
         }
     }
@@ -203,14 +203,14 @@ impl ConnectionTrait for DbTransaction {
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
         match self {
-            DbTransaction::Postgres(connection) => connection.lock().await.query_one(&stmt).await,
+            DbTransaction::Postgres(connection) => connection.lock().await.query_one(stmt).await,
             DbTransaction::Sqlite(transaction) => transaction.query_one_raw(stmt).await,
         }
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         match self {
-            DbTransaction::Postgres(connection) => connection.lock().await.query_all(&stmt).await,
+            DbTransaction::Postgres(connection) => connection.lock().await.query_all(stmt).await,
             DbTransaction::Sqlite(transaction) => transaction.query_all_raw(stmt).await,
         }
     }

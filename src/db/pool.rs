@@ -178,9 +178,9 @@ impl managed::Manager for PgManager {
 }
 
 impl PgConn {
-    pub async fn execute(&mut self, stmt: &Statement) -> Result<ExecResult, DbErr> {
+    pub async fn execute(&mut self, stmt: Statement) -> Result<ExecResult, DbErr> {
         let result = if self.simple_protocol {
-            let sql = simple(stmt)?;
+            let sql = simple(&stmt)?;
             self.interrupted = true;
             sqlx::raw_sql(sql).execute(&mut self.raw).await
         } else {
@@ -198,9 +198,9 @@ impl PgConn {
         self.settle(result).map(Into::into).map_err(exec_error)
     }
 
-    pub async fn query_one(&mut self, stmt: &Statement) -> Result<Option<QueryResult>, DbErr> {
+    pub async fn query_one(&mut self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
         let result = if self.simple_protocol {
-            let sql = simple(stmt)?;
+            let sql = simple(&stmt)?;
             self.interrupted = true;
             sqlx::raw_sql(sql).fetch_optional(&mut self.raw).await
         } else {
@@ -210,9 +210,9 @@ impl PgConn {
         self.settle(result).map(|row| row.map(Into::into)).map_err(query_error)
     }
 
-    pub async fn query_all(&mut self, stmt: &Statement) -> Result<Vec<QueryResult>, DbErr> {
+    pub async fn query_all(&mut self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         let result = if self.simple_protocol {
-            let sql = simple(stmt)?;
+            let sql = simple(&stmt)?;
             self.interrupted = true;
             sqlx::raw_sql(sql).fetch_all(&mut self.raw).await
         } else {
@@ -287,10 +287,11 @@ fn leaves_connection_usable(err: &sqlx::Error) -> bool {
     }
 }
 
-/// The statement as SeaORM sends it: prepared, its values bound.
-fn prepared(stmt: &Statement) -> sqlx::query::Query<'_, sqlx::Postgres, SqlxValues> {
-    let values = stmt.values.clone().unwrap_or(Values(Vec::new()));
-    sqlx::query_with(AssertSqlSafe(stmt.sql.as_str()), SqlxValues(values))
+/// The statement as SeaORM sends it: prepared, its values bound. Taken by value: its text and
+/// values move into the query (a borrowed text would be copied, and the values cloned).
+fn prepared(stmt: Statement) -> sqlx::query::Query<'static, sqlx::Postgres, SqlxValues> {
+    let values = stmt.values.unwrap_or(Values(Vec::new()));
+    sqlx::query_with(AssertSqlSafe(stmt.sql), SqlxValues(values))
 }
 
 /// The statement with its values written in, for the simple query protocol.
