@@ -17,8 +17,8 @@ use poem_openapi::types::Type;
 use super::task_objects::{Task, stored_tags};
 use super::timestamp::Timestamp;
 use crate::error::ErrorBody;
-use crate::tasks::cells::TaskCells;
-use crate::tasks::details::{Due, Recurrence};
+use crate::tasks::cells::{Schedule, TaskCells};
+use crate::tasks::details::Due;
 use crate::tasks::entity::TaskRow;
 
 /// What an answer's body can be written as.
@@ -50,13 +50,7 @@ impl JsonBody for TaskCells<'_> {
     type Schema = Task;
 
     fn write_json(&self, out: &mut Vec<u8>) {
-        // What `Task::from(TaskRow)` derives, derived here without building it.
-        let due = self.due_at.map(|at| Due::from_stored(at, self.due_date_only));
-        let rule = Recurrence::from_stored(self.recurrence_type, self.recurrence_interval);
-        let next_run = match (self.is_recurring, rule, due) {
-            (true, Some(rule), Some(due)) => due.advanced(rule),
-            _ => None,
-        };
+        let Schedule { due, rule, next_run } = self.schedule();
         out.extend_from_slice(b"{\"id\":");
         write_integer(out, self.id);
         out.extend_from_slice(b",\"user_id\":");
@@ -74,11 +68,7 @@ impl JsonBody for TaskCells<'_> {
         out.extend_from_slice(b",\"priority\":");
         write_str(out, self.priority);
         out.extend_from_slice(b",\"tags\":");
-        if self.tags == "[]" {
-            out.extend_from_slice(b"[]");
-        } else {
-            write_strings(out, &stored_tags(self.tags));
-        }
+        write_strings(out, &stored_tags(self.tags));
         out.extend_from_slice(b",\"due_date\":");
         write_optional(out, due, write_due);
         out.extend_from_slice(b",\"is_recurring\":");

@@ -18,6 +18,7 @@ use super::json_body::{Field, Fields, FromJsonObject};
 use super::task_fields::{ReminderInput, TaskDetailsInput, read_completion_alias, resolve_reminder};
 use super::timestamp::Timestamp;
 use crate::error::ApiError;
+use crate::tasks::cells::Schedule;
 use crate::tasks::details::{Due, Priority, Recurrence, RecurrenceKind};
 use crate::tasks::{self, entity};
 
@@ -84,12 +85,7 @@ impl From<entity::Model> for Task {
 
 impl From<entity::TaskRow> for Task {
     fn from(task: entity::TaskRow) -> Self {
-        let due = task.due_at.map(|at| Due::from_stored(at, task.due_date_only));
-        let rule = Recurrence::from_stored(task.recurrence_type.as_deref(), task.recurrence_interval);
-        let next_run_at = match (task.is_recurring, rule, due) {
-            (true, Some(rule), Some(due)) => due.advanced(rule).map(Due::to_wire),
-            _ => None,
-        };
+        let Schedule { due, rule, next_run } = task.cells().schedule();
         Task {
             id: task.id,
             user_id: task.user_id,
@@ -104,7 +100,7 @@ impl From<entity::TaskRow> for Task {
             is_recurring: task.is_recurring,
             recurrence_type: rule.map(|rule| rule.kind.as_str().to_owned()),
             recurrence_interval: task.recurrence_interval,
-            next_run_at,
+            next_run_at: next_run.map(Due::to_wire),
             parent_task_id: task.parent_task_id,
             reminder_at: task.reminder_at.map(Timestamp),
             completed_at: task.completed_at.map(Timestamp),

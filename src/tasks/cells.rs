@@ -15,6 +15,7 @@ use sea_orm::sqlx::postgres::{PgColumn, PgRow, PgValueFormat};
 use sea_orm::sqlx::{self, Row};
 use sea_orm::{DbErr, FromQueryResult, QueryResult};
 
+use super::details::{Due, Recurrence};
 use super::entity::{TaskRow, has_task_columns};
 use crate::db::{instant_from_pg_micros, query_error};
 
@@ -66,7 +67,27 @@ impl TaskRow {
     }
 }
 
+/// What a task's due and recurrence columns mean: its due date, its rule (`None` for an unknown
+/// stored rule), and when its next occurrence would be due — only a recurring task with a rule and
+/// a due date has one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Schedule {
+    pub due: Option<Due>,
+    pub rule: Option<Recurrence>,
+    pub next_run: Option<Due>,
+}
+
 impl TaskCells<'_> {
+    pub fn schedule(&self) -> Schedule {
+        let due = self.due_at.map(|at| Due::from_stored(at, self.due_date_only));
+        let rule = Recurrence::from_stored(self.recurrence_type, self.recurrence_interval);
+        let next_run = match (self.is_recurring, rule, due) {
+            (true, Some(rule), Some(due)) => due.advanced(rule),
+            _ => None,
+        };
+        Schedule { due, rule, next_run }
+    }
+
     pub fn to_row(&self) -> TaskRow {
         TaskRow {
             id: self.id,
