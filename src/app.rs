@@ -3,11 +3,10 @@
 use std::sync::Arc;
 
 use crate::db::Db;
-use poem::endpoint::BoxEndpoint;
-use poem::{Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Request, Response, Result, Route, get};
+use poem::{Endpoint, EndpointExt, Request, Response, Result, Route, get};
 use sea_orm::DatabaseConnection;
 
-use crate::api::{ApiService, openapi_service};
+use crate::api::{ApiService, Operations, apis, openapi_service};
 use crate::auth::TokenVerifier;
 use crate::config::Config;
 use crate::cors::CorsPolicy;
@@ -26,7 +25,9 @@ pub fn build_app(
     metrics: Arc<Metrics>,
     drain: Drain,
 ) -> AppEndpoint {
-    let api = openapi_service(db.clone(), verifier.clone(), drain.clone(), config.idempotency_ttl);
+    // Built twice: the document's service owns one, the served route table the other.
+    let apis = || apis(db.clone(), verifier.clone(), drain.clone(), config.idempotency_ttl);
+    let api = openapi_service(apis());
 
     let mut beside = Route::new()
         .nest("/docs", api.swagger_ui())
@@ -34,10 +35,10 @@ pub fn build_app(
         .at("/openapi.yaml", api.spec_endpoint_yaml());
     let metrics_here = config.metrics_addr.is_none();
     if metrics_here {
-        beside = beside.at("/metrics", metrics_route(db, metrics.clone()));
+        beside = beside.at("/metrics", metrics_route(db.clone(), metrics.clone()));
     }
     let routes = Dispatch {
-        api: api.into_endpoint(),
+        api: Operations::new(apis()),
         beside,
         metrics_here,
     };
@@ -55,7 +56,7 @@ pub fn build_app(
 /// goes straight into the API's own route table: an outer router with the API nested at `/`
 /// matched every request twice, rewrote its URI and boxed its future once more.
 pub struct Dispatch {
-    api: BoxEndpoint<'static>,
+    api: Operations,
     beside: Route,
     metrics_here: bool,
 }
@@ -79,7 +80,7 @@ impl Endpoint for Dispatch {
         if self.is_beside_the_api(req.uri().path()) {
             self.beside.call(req).await
         } else {
-            self.api.call(req).await.map(IntoResponse::into_response)
+            self.api.call(req).await
         }
     }
 }
@@ -107,21 +108,22 @@ pub fn openapi_json() -> String {
 }
 
 fn spec_service() -> ApiService {
-    openapi_service(
+    openapi_service(apis(
         Db::new(DatabaseConnection::default(), true),
         Arc::new(TokenVerifier::disabled()),
         Drain::default(),
         crate::config::DEFAULT_IDEMPOTENCY_TTL,
-    )
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::RootApi;
 
     fn dispatch(metrics_here: bool) -> Dispatch {
         Dispatch {
-            api: Route::new().boxed(),
+            api: Operations::new(RootApi),
             beside: Route::new(),
             metrics_here,
         }

@@ -7,6 +7,7 @@ mod idempotent;
 mod json_body;
 mod json_response;
 mod list_params;
+mod operations;
 mod root;
 mod task_fields;
 mod task_json;
@@ -25,6 +26,7 @@ use crate::drain::Drain;
 
 pub use health::HealthApi;
 pub(crate) use json_response::JsonResponse;
+pub use operations::Operations;
 pub use root::RootApi;
 pub use tasks::{TasksApi, UserTasksApi};
 
@@ -33,29 +35,31 @@ pub type Apis = (TasksApi, UserTasksApi, HealthApi, RootApi);
 
 pub type ApiService = OpenApiService<Apis, ()>;
 
-/// The OpenAPI service: the operations, and the document and Swagger UI generated from them.
-/// `idempotency_ttl` is how long an `Idempotency-Key` is kept.
-pub fn openapi_service(db: Db, verifier: Arc<TokenVerifier>, drain: Drain, idempotency_ttl: Duration) -> ApiService {
-    OpenApiService::new(
-        (
-            TasksApi {
-                db: db.clone(),
-                idempotency_ttl,
-            },
-            UserTasksApi {
-                db: db.clone(),
-                idempotency_ttl,
-            },
-            HealthApi { db, verifier, drain },
-            RootApi,
-        ),
-        "Todo API",
-        env!("CARGO_PKG_VERSION"),
+/// Every API struct, with what its operations need. `idempotency_ttl` is how long an
+/// `Idempotency-Key` is kept.
+pub fn apis(db: Db, verifier: Arc<TokenVerifier>, drain: Drain, idempotency_ttl: Duration) -> Apis {
+    (
+        TasksApi {
+            db: db.clone(),
+            idempotency_ttl,
+        },
+        UserTasksApi {
+            db: db.clone(),
+            idempotency_ttl,
+        },
+        HealthApi { db, verifier, drain },
+        RootApi,
     )
-    .description(
-        "The backend of a multi-user Todo app. Sign in with Better Auth, send the JWT as \
-         `Authorization: Bearer <token>`, and manage your own tasks. Every error answers \
-         `{detail, message, code, status}` (plus `errors` on 422).",
-    )
-    .server("/")
+}
+
+/// The OpenAPI service of `apis`: the document and Swagger UI generated from their operations
+/// (the operations themselves are served by [`Operations`]).
+pub fn openapi_service(apis: Apis) -> ApiService {
+    OpenApiService::new(apis, "Todo API", env!("CARGO_PKG_VERSION"))
+        .description(
+            "The backend of a multi-user Todo app. Sign in with Better Auth, send the JWT as \
+             `Authorization: Bearer <token>`, and manage your own tasks. Every error answers \
+             `{detail, message, code, status}` (plus `errors` on 422).",
+        )
+        .server("/")
 }
