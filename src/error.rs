@@ -4,6 +4,8 @@
 //! `message` for the others, a stable `code`, the numeric `status` and, for validation failures,
 //! the failing fields in `errors`. Internal causes are logged, never returned.
 
+use std::borrow::Cow;
+
 use poem::error::{MethodNotAllowedError, NotFoundError, ReadBodyError, ResponseError, SizedLimitError};
 use poem::http::{HeaderValue, StatusCode, header};
 use poem::{IntoResponse, Response};
@@ -107,6 +109,9 @@ impl AuthRejection {
         }
     }
 }
+
+/// An error's answer: its [`ErrorBody`], written straight from the error.
+pub type ErrorJson = crate::api::JsonResponse<ApiError>;
 
 /// Every way a request can fail. `?` maps database errors into it; handlers read straight down.
 #[derive(Debug, thiserror::Error)]
@@ -247,19 +252,33 @@ impl ApiError {
         self.describe().0
     }
 
-    /// The JSON body this error is answered with.
+    /// The sentence of this error's `detail` and `message`: formatted only for the errors whose
+    /// sentence has a part of its own (a reason, the failing fields).
+    pub fn sentence(&self) -> Cow<'static, str> {
+        match self.describe().1 {
+            Sentence::Fixed(text) => Cow::Borrowed(text),
+            sentence => Cow::Owned(sentence.to_string()),
+        }
+    }
+
+    /// The failing fields of a validation error.
+    pub fn issues(&self) -> Option<&[ValidationIssue]> {
+        match self {
+            ApiError::Validation(issues) => Some(issues),
+            _ => None,
+        }
+    }
+
+    /// The JSON body this error is answered with, as a value (answers write it straight from the
+    /// error: `JsonBody for ApiError`).
     pub fn body(&self) -> ErrorBody {
-        let (code, sentence) = self.describe();
-        let sentence = sentence.to_string();
+        let sentence = self.sentence().into_owned();
         ErrorBody {
             detail: sentence.clone(),
             message: sentence,
-            code: code.to_owned(),
+            code: self.code().to_owned(),
             status: self.status().as_u16(),
-            errors: match self {
-                ApiError::Validation(issues) => Some(issues.clone()),
-                _ => None,
-            },
+            errors: self.issues().map(<[ValidationIssue]>::to_vec),
         }
     }
 
@@ -381,7 +400,7 @@ impl ResponseError for ApiError {
     }
 
     fn as_response(&self) -> Response {
-        let mut resp = crate::api::JsonResponse(self.body()).into_response();
+        let mut resp = crate::api::JsonResponse(self).into_response();
         resp.set_status(self.status());
         if self.status() == StatusCode::UNAUTHORIZED {
             resp.headers_mut()
@@ -418,8 +437,8 @@ pub fn respond<R: FromApiError>(result: Result<R, ApiError>) -> R {
 }
 
 /// Implements [`FromApiError`] for an operation's response enum. Every enum has
-/// `Unauthorized(JsonResponse<ErrorBody>, String)`, `InternalError` (500), `ServiceUnavailable` (503) and
-/// `ClientError(StatusCode, JsonResponse<ErrorBody>)` (the documented `4XX` range); the listed statuses
+/// `Unauthorized(ErrorJson, String)`, `InternalError` (500), `ServiceUnavailable` (503) and
+/// `ClientError(StatusCode, ErrorJson)` (the documented `4XX` range); the listed statuses
 /// map onto their own variants. Any other server error is answered as a 500: a `5XX` status must
 /// never travel through the variant documented as `4XX`.
 #[macro_export]
@@ -429,15 +448,13 @@ macro_rules! error_variants {
             fn from_api_error(err: $crate::error::ApiError) -> Self {
                 let status = err.status();
                 let challenge = err.challenge();
-                let body = $crate::api::JsonResponse(err.body());
+                let body = $crate::api::JsonResponse(err);
                 match status.as_u16() {
                     401 => Self::Unauthorized(body, challenge.to_owned()),
                     $($status => Self::$variant(body),)*
                     503 => Self::ServiceUnavailable(body),
                     400..=499 => Self::ClientError(status, body),
-                    _ => Self::InternalError($crate::api::JsonResponse(
-                        $crate::error::ApiError::Internal.body(),
-                    )),
+                    _ => Self::InternalError($crate::api::JsonResponse($crate::error::ApiError::Internal)),
                 }
             }
         }

@@ -16,7 +16,7 @@ use poem_openapi::types::Type;
 
 use super::task_objects::{Task, stored_tags};
 use super::timestamp::Timestamp;
-use crate::error::ErrorBody;
+use crate::error::{ApiError, ErrorBody, ValidationIssue};
 use crate::tasks::cells::{Schedule, TaskCells};
 use crate::tasks::details::Due;
 use crate::tasks::entity::TaskRow;
@@ -137,37 +137,87 @@ impl JsonBody for ErrorBody {
     type Schema = ErrorBody;
 
     fn size_hint(&self) -> usize {
-        64 + self.detail.len() * 2 + self.code.len() + self.errors.as_ref().map_or(0, |errors| errors.len() * 128)
+        error_size_hint(&self.detail, self.errors.as_deref())
     }
 
     fn write_json(&self, out: &mut Vec<u8>) {
-        // The keys in the order poem-openapi's `serde_json::Map` (a `BTreeMap`) sorts them.
-        out.extend_from_slice(b"{\"code\":");
-        write_str(out, &self.code);
-        out.extend_from_slice(b",\"detail\":");
-        write_str(out, &self.detail);
-        if let Some(errors) = &self.errors {
-            out.extend_from_slice(b",\"errors\":[");
-            for (index, issue) in errors.iter().enumerate() {
-                if index > 0 {
-                    out.push(b',');
-                }
-                out.extend_from_slice(b"{\"loc\":");
-                write_strings(out, &issue.loc);
-                out.extend_from_slice(b",\"msg\":");
-                write_str(out, &issue.msg);
-                out.extend_from_slice(b",\"type\":");
-                write_str(out, &issue.kind);
-                out.push(b'}');
-            }
-            out.push(b']');
-        }
-        out.extend_from_slice(b",\"message\":");
-        write_str(out, &self.message);
-        out.extend_from_slice(b",\"status\":");
-        write_integer(out, self.status);
-        out.push(b'}');
+        write_error(
+            out,
+            &self.code,
+            &self.detail,
+            self.errors.as_deref(),
+            &self.message,
+            self.status,
+        );
     }
+}
+
+/// An error answered as its [`ErrorBody`], written from the error itself: no `String` for its
+/// code and sentence (a fixed sentence is written from where it is stored).
+impl JsonBody for ApiError {
+    type Schema = ErrorBody;
+
+    fn size_hint(&self) -> usize {
+        error_size_hint(self.code(), self.issues())
+    }
+
+    fn write_json(&self, out: &mut Vec<u8>) {
+        let sentence = self.sentence();
+        let status = self.status().as_u16();
+        write_error(out, self.code(), &sentence, self.issues(), &sentence, status);
+    }
+}
+
+impl<T: JsonBody> JsonBody for &T {
+    type Schema = T::Schema;
+
+    fn size_hint(&self) -> usize {
+        T::size_hint(self)
+    }
+
+    fn write_json(&self, out: &mut Vec<u8>) {
+        T::write_json(self, out);
+    }
+}
+
+fn error_size_hint(sentence: &str, errors: Option<&[ValidationIssue]>) -> usize {
+    64 + sentence.len() * 2 + errors.map_or(0, |errors| errors.len() * 128)
+}
+
+fn write_error(
+    out: &mut Vec<u8>,
+    code: &str,
+    detail: &str,
+    errors: Option<&[ValidationIssue]>,
+    message: &str,
+    status: u16,
+) {
+    // The keys in the order poem-openapi's `serde_json::Map` (a `BTreeMap`) sorts them.
+    out.extend_from_slice(b"{\"code\":");
+    write_str(out, code);
+    out.extend_from_slice(b",\"detail\":");
+    write_str(out, detail);
+    if let Some(errors) = errors {
+        out.extend_from_slice(b",\"errors\":[");
+        for (index, issue) in errors.iter().enumerate() {
+            if index > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"{\"loc\":");
+            write_strings(out, &issue.loc);
+            out.extend_from_slice(b",\"msg\":");
+            write_str(out, &issue.msg);
+            out.extend_from_slice(b",\"type\":");
+            write_str(out, &issue.kind);
+            out.push(b'}');
+        }
+        out.push(b']');
+    }
+    out.extend_from_slice(b",\"message\":");
+    write_str(out, message);
+    out.extend_from_slice(b",\"status\":");
+    write_integer(out, status);
+    out.push(b'}');
 }
 
 /// The JSON of `body`, in a buffer sized for it up front.
@@ -460,6 +510,31 @@ mod tests {
             escaped,
         ] {
             assert_eq!(written(&body), body.to_json_string());
+        }
+    }
+
+    #[test]
+    fn an_error_is_written_as_the_body_it_describes() {
+        use crate::error::{ApiError, AuthRejection, ValidationIssue};
+        use poem_openapi::types::ToJSON;
+        let errors = [
+            ApiError::TaskNotFound,
+            ApiError::Internal,
+            ApiError::Unauthorized(AuthRejection::MissingToken),
+            ApiError::Unauthorized(AuthRejection::InvalidToken("it is \"signed\" with an unknown key")),
+            ApiError::Unauthorized(AuthRejection::Expired),
+            ApiError::BadRequest("a\nb".to_owned()),
+            ApiError::Validation(vec![
+                ValidationIssue::body(Some("title"), "string_too_short", "Title must not be empty."),
+                ValidationIssue::body(None, "json_invalid", "quote \" \\ \u{1} ✓"),
+            ]),
+            ApiError::Validation(vec![]),
+            ApiError::PreconditionFailed,
+        ];
+        for err in errors {
+            let expected = err.body().to_json_string();
+            assert_eq!(written(&err), expected, "{err:?}");
+            assert_eq!(to_json(&&err), expected.as_bytes(), "{err:?}");
         }
     }
 

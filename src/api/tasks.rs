@@ -24,7 +24,7 @@ use super::list_params::{Lenient, list_query};
 use super::task_json::{JsonBody as _, TASK_SIZE_HINT, WrittenJson};
 use super::task_objects::{CompletionRequest, DeletedTask, NewTaskRequest, StatusRequest, Task, TaskUpdateRequest};
 use crate::auth::{AuthUser, BearerAuth};
-use crate::error::{ApiError, ErrorBody, FromApiError, reject, respond};
+use crate::error::{ApiError, ErrorJson, FromApiError, reject, respond};
 use crate::error_variants;
 use crate::tasks::details::Due;
 use crate::tasks::entity::TaskRow;
@@ -65,16 +65,16 @@ pub enum ListTasksResponse {
     NotModified(#[oai(header = "ETag")] String),
     /// No valid bearer token.
     #[oai(status = 401)]
-    Unauthorized(JsonResponse<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
+    Unauthorized(ErrorJson, #[oai(header = "WWW-Authenticate")] String),
     /// Something failed on our side (a bug, logged with the request id); retrying will not help.
     #[oai(status = 500)]
-    InternalError(JsonResponse<ErrorBody>),
+    InternalError(ErrorJson),
     /// The database (or Better Auth's key set, `auth_unavailable`) is unavailable; retry later.
     #[oai(status = 503)]
-    ServiceUnavailable(JsonResponse<ErrorBody>),
+    ServiceUnavailable(ErrorJson),
     /// Another client error, e.g. 413 for a request body over 64 KiB.
     #[oai(status_range = "4XX")]
-    ClientError(StatusCode, JsonResponse<ErrorBody>),
+    ClientError(StatusCode, ErrorJson),
 }
 error_variants!(ListTasksResponse {});
 
@@ -96,31 +96,34 @@ pub enum CreateTaskResponse {
     ),
     /// `invalid_idempotency_key`: the `Idempotency-Key` is not 1 to 255 visible ASCII characters.
     #[oai(status = 400)]
-    BadRequest(JsonResponse<ErrorBody>),
+    BadRequest(ErrorJson),
     /// No valid bearer token.
     #[oai(status = 401)]
-    Unauthorized(JsonResponse<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
+    Unauthorized(ErrorJson, #[oai(header = "WWW-Authenticate")] String),
     /// `idempotency_key_in_progress`: the first request with this `Idempotency-Key` is still
     /// running; retry shortly to get its answer.
     #[oai(status = 409)]
-    Conflict(JsonResponse<ErrorBody>),
+    Conflict(ErrorJson),
     /// The body is not valid JSON or breaks a rule (`errors` lists every failing field), or
     /// `idempotency_key_reused`: the `Idempotency-Key` was used for a different request.
     #[oai(status = 422)]
-    UnprocessableEntity(JsonResponse<ErrorBody>),
+    UnprocessableEntity(ErrorJson),
     /// Something failed on our side (a bug, logged with the request id); retrying will not help.
     #[oai(status = 500)]
-    InternalError(JsonResponse<ErrorBody>),
+    InternalError(ErrorJson),
     /// The database (or Better Auth's key set, `auth_unavailable`) is unavailable; nothing was stored.
     #[oai(status = 503)]
-    ServiceUnavailable(JsonResponse<ErrorBody>),
+    ServiceUnavailable(ErrorJson),
     /// Another client error: 413 for a body over 64 KiB, 415 for a body that is not JSON.
     #[oai(status_range = "4XX")]
-    ClientError(StatusCode, JsonResponse<ErrorBody>),
+    ClientError(StatusCode, ErrorJson),
 }
 error_variants!(CreateTaskResponse { 400 => BadRequest, 409 => Conflict, 422 => UnprocessableEntity });
 
 /// The answer of `GET` on one task.
+// Built once per request and moved straight into the response: boxing the big variant would
+// only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(ApiResponse)]
 #[oai(bad_request_handler = "reject")]
 pub enum GetTaskResponse {
@@ -132,19 +135,19 @@ pub enum GetTaskResponse {
     NotModified(#[oai(header = "ETag")] String),
     /// No valid bearer token.
     #[oai(status = 401)]
-    Unauthorized(JsonResponse<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
+    Unauthorized(ErrorJson, #[oai(header = "WWW-Authenticate")] String),
     /// The caller has no task with this id (it does not exist, or it is another user's).
     #[oai(status = 404)]
-    NotFound(JsonResponse<ErrorBody>),
+    NotFound(ErrorJson),
     /// Something failed on our side (a bug, logged with the request id); retrying will not help.
     #[oai(status = 500)]
-    InternalError(JsonResponse<ErrorBody>),
+    InternalError(ErrorJson),
     /// The database (or Better Auth's key set, `auth_unavailable`) is unavailable; retry later.
     #[oai(status = 503)]
-    ServiceUnavailable(JsonResponse<ErrorBody>),
+    ServiceUnavailable(ErrorJson),
     /// Another client error, e.g. 413 for a request body over 64 KiB.
     #[oai(status_range = "4XX")]
-    ClientError(StatusCode, JsonResponse<ErrorBody>),
+    ClientError(StatusCode, ErrorJson),
 }
 error_variants!(GetTaskResponse { 404 => NotFound });
 
@@ -163,33 +166,33 @@ pub enum CompletionResponse {
     ),
     /// `invalid_idempotency_key`: the `Idempotency-Key` is not 1 to 255 visible ASCII characters.
     #[oai(status = 400)]
-    BadRequest(JsonResponse<ErrorBody>),
+    BadRequest(ErrorJson),
     /// No valid bearer token.
     #[oai(status = 401)]
-    Unauthorized(JsonResponse<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
+    Unauthorized(ErrorJson, #[oai(header = "WWW-Authenticate")] String),
     /// The caller has no task with this id (it does not exist, or it is another user's).
     #[oai(status = 404)]
-    NotFound(JsonResponse<ErrorBody>),
+    NotFound(ErrorJson),
     /// `idempotency_key_in_progress`: the first request with this `Idempotency-Key` is still
     /// running; retry shortly to get its answer.
     #[oai(status = 409)]
-    Conflict(JsonResponse<ErrorBody>),
+    Conflict(ErrorJson),
     /// `If-Match` names another version than the task's: nothing was changed; `current` is the task now.
     #[oai(status = 412)]
     PreconditionFailed(Json<PreconditionFailedBody>),
     /// The body is not valid JSON or breaks a rule (`errors` lists every failing field), or
     /// `idempotency_key_reused`: the `Idempotency-Key` was used for a different request.
     #[oai(status = 422)]
-    UnprocessableEntity(JsonResponse<ErrorBody>),
+    UnprocessableEntity(ErrorJson),
     /// Something failed on our side (a bug, logged with the request id); retrying will not help.
     #[oai(status = 500)]
-    InternalError(JsonResponse<ErrorBody>),
+    InternalError(ErrorJson),
     /// The database (or Better Auth's key set, `auth_unavailable`) is unavailable; nothing was changed.
     #[oai(status = 503)]
-    ServiceUnavailable(JsonResponse<ErrorBody>),
+    ServiceUnavailable(ErrorJson),
     /// Another client error, e.g. 413 for a request body over 64 KiB.
     #[oai(status_range = "4XX")]
-    ClientError(StatusCode, JsonResponse<ErrorBody>),
+    ClientError(StatusCode, ErrorJson),
 }
 error_variants!(CompletionResponse { 400 => BadRequest, 404 => NotFound, 409 => Conflict, 422 => UnprocessableEntity });
 
@@ -202,25 +205,25 @@ pub enum TaskChangeResponse {
     Ok(JsonResponse<TaskRow>, #[oai(header = "ETag")] String),
     /// No valid bearer token.
     #[oai(status = 401)]
-    Unauthorized(JsonResponse<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
+    Unauthorized(ErrorJson, #[oai(header = "WWW-Authenticate")] String),
     /// The caller has no task with this id (it does not exist, or it is another user's).
     #[oai(status = 404)]
-    NotFound(JsonResponse<ErrorBody>),
+    NotFound(ErrorJson),
     /// `If-Match` names another version than the task's: nothing was changed; `current` is the task now.
     #[oai(status = 412)]
     PreconditionFailed(Json<PreconditionFailedBody>),
     /// The body is not valid JSON or breaks a rule; `errors` lists every failing field.
     #[oai(status = 422)]
-    UnprocessableEntity(JsonResponse<ErrorBody>),
+    UnprocessableEntity(ErrorJson),
     /// Something failed on our side (a bug, logged with the request id); retrying will not help.
     #[oai(status = 500)]
-    InternalError(JsonResponse<ErrorBody>),
+    InternalError(ErrorJson),
     /// The database (or Better Auth's key set, `auth_unavailable`) is unavailable; nothing was changed.
     #[oai(status = 503)]
-    ServiceUnavailable(JsonResponse<ErrorBody>),
+    ServiceUnavailable(ErrorJson),
     /// Another client error: 413 for a body over 64 KiB, 415 for a body that is not JSON.
     #[oai(status_range = "4XX")]
-    ClientError(StatusCode, JsonResponse<ErrorBody>),
+    ClientError(StatusCode, ErrorJson),
 }
 error_variants!(TaskChangeResponse { 404 => NotFound, 422 => UnprocessableEntity });
 
@@ -235,22 +238,22 @@ pub enum DeleteTaskResponse {
     Ok(Json<DeletedTask>),
     /// No valid bearer token.
     #[oai(status = 401)]
-    Unauthorized(JsonResponse<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
+    Unauthorized(ErrorJson, #[oai(header = "WWW-Authenticate")] String),
     /// The caller has no task with this id (it does not exist, or it is another user's).
     #[oai(status = 404)]
-    NotFound(JsonResponse<ErrorBody>),
+    NotFound(ErrorJson),
     /// `If-Match` names another version than the task's: nothing was deleted; `current` is the task now.
     #[oai(status = 412)]
     PreconditionFailed(Json<PreconditionFailedBody>),
     /// Something failed on our side (a bug, logged with the request id); retrying will not help.
     #[oai(status = 500)]
-    InternalError(JsonResponse<ErrorBody>),
+    InternalError(ErrorJson),
     /// The database (or Better Auth's key set, `auth_unavailable`) is unavailable; nothing was deleted.
     #[oai(status = 503)]
-    ServiceUnavailable(JsonResponse<ErrorBody>),
+    ServiceUnavailable(ErrorJson),
     /// Another client error, e.g. 413 for a request body over 64 KiB.
     #[oai(status_range = "4XX")]
-    ClientError(StatusCode, JsonResponse<ErrorBody>),
+    ClientError(StatusCode, ErrorJson),
 }
 error_variants!(DeleteTaskResponse { 404 => NotFound });
 
