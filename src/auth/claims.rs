@@ -6,8 +6,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
-use serde::de::IgnoredAny;
-use serde_json::{Map, Value};
+use std::borrow::Cow;
+
+use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
 
 use super::AuthUser;
 use crate::error::AuthRejection;
@@ -15,9 +17,6 @@ use crate::error::AuthRejection;
 /// Longest user id accepted from a token. Better Auth ids are ~32 characters; the cap keeps
 /// absurd values out of the `user_id` index.
 const MAX_USER_ID_CHARS: usize = 255;
-
-/// Claims that may carry the user id, in order of preference.
-const USER_ID_CLAIMS: [&str; 4] = ["sub", "user_id", "userId", "id"];
 
 /// The token's header as sent, read before any verification to route the token and to refuse
 /// what must never be trusted. Algorithms the JWT crate does not know (`none`, `ES512`) are kept as
@@ -132,24 +131,168 @@ pub fn rejection_for(kind: &ErrorKind) -> AuthRejection {
     }
 }
 
+/// The claims that can name the user, read from a verified token's payload. Every other claim
+/// (Better Auth's tokens carry a dozen: email, name, image, dates) is skipped without being kept:
+/// a map of every claim cost an owned key and value each, on every request. A claim that is not
+/// a string counts as absent; a claim repeated in the payload makes the token malformed (RFC 7519
+/// §4 lets a parser reject it).
+#[derive(Debug, Default, Deserialize)]
+pub struct IdentityClaims {
+    #[serde(default)]
+    sub: Text,
+    #[serde(default)]
+    user_id: Text,
+    #[serde(default, rename = "userId")]
+    user_id_camel: Text,
+    #[serde(default)]
+    id: Text,
+    /// `user.id`, for tokens that nest the user.
+    #[serde(default)]
+    user: NestedUser,
+}
+
 /// The user id is the first non-empty string among `sub`, `user_id`, `userId`, `id`, `user.id`.
 /// Nothing else is kept: the service needs no personal data (an email would only risk a log line).
-pub fn identity_from_claims(claims: &Map<String, Value>) -> Result<AuthUser, AuthRejection> {
-    let nested = claims.get("user").and_then(Value::as_object);
-    let id = USER_ID_CLAIMS
-        .iter()
-        .find_map(|claim| non_empty(claims.get(*claim)))
-        .or_else(|| non_empty(nested.and_then(|user| user.get("id"))))
+pub fn identity_from_claims(claims: IdentityClaims) -> Result<AuthUser, AuthRejection> {
+    let IdentityClaims {
+        sub,
+        user_id,
+        user_id_camel,
+        id,
+        user: NestedUser(nested_id),
+    } = claims;
+    let id = [sub, user_id, user_id_camel, id, nested_id]
+        .into_iter()
+        .find_map(Text::non_empty)
         .ok_or(AuthRejection::InvalidToken("it names no user (no `sub` claim)"))?;
     if id.chars().count() > MAX_USER_ID_CHARS || id.contains('\0') {
         return Err(AuthRejection::InvalidToken("its user id is not acceptable"));
     }
-    Ok(AuthUser { id: id.to_owned() })
+    Ok(AuthUser { id })
 }
 
-/// A claim that is a string with something in it.
-fn non_empty(value: Option<&Value>) -> Option<&str> {
-    value.and_then(Value::as_str).filter(|text| !text.trim().is_empty())
+/// A claim's value when it is a string; `None` for any other JSON value (which is read past).
+#[derive(Debug, Default)]
+struct Text(Option<String>);
+
+impl Text {
+    /// A string with something in it.
+    fn non_empty(self) -> Option<String> {
+        self.0.filter(|text| !text.trim().is_empty())
+    }
+}
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(TextVisitor)
+    }
+}
+
+struct TextVisitor;
+
+impl<'de> Visitor<'de> for TextVisitor {
+    type Value = Text;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("any JSON value")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Text, E> {
+        Ok(Text(Some(text.to_owned())))
+    }
+
+    fn visit_string<E: serde::de::Error>(self, text: String) -> Result<Text, E> {
+        Ok(Text(Some(text)))
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Text, E> {
+        Ok(Text(None))
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Text, E> {
+        Ok(Text(None))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Text, E> {
+        Ok(Text(None))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Text, E> {
+        Ok(Text(None))
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Text, E> {
+        Ok(Text(None))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Text, A::Error> {
+        IgnoredAny.visit_seq(seq).map(|_| Text(None))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Text, A::Error> {
+        IgnoredAny.visit_map(map).map(|_| Text(None))
+    }
+}
+
+/// The `id` inside a `user` claim that is an object; `None` when the claim is anything else.
+#[derive(Debug, Default)]
+struct NestedUser(Text);
+
+impl<'de> Deserialize<'de> for NestedUser {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct NestedUserVisitor;
+
+        impl<'de> Visitor<'de> for NestedUserVisitor {
+            type Value = NestedUser;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str("any JSON value")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NestedUser, A::Error> {
+                // As a JSON map reads it: the last `id` wins.
+                let mut id = Text(None);
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    if key == "id" {
+                        id = map.next_value()?;
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(NestedUser(id))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<NestedUser, E> {
+                Ok(NestedUser::default())
+            }
+
+            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<NestedUser, E> {
+                Ok(NestedUser::default())
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<NestedUser, E> {
+                Ok(NestedUser::default())
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<NestedUser, E> {
+                Ok(NestedUser::default())
+            }
+
+            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<NestedUser, E> {
+                Ok(NestedUser::default())
+            }
+
+            fn visit_unit<E: serde::de::Error>(self) -> Result<NestedUser, E> {
+                Ok(NestedUser::default())
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<NestedUser, A::Error> {
+                IgnoredAny.visit_seq(seq).map(|_| NestedUser::default())
+            }
+        }
+
+        deserializer.deserialize_any(NestedUserVisitor)
+    }
 }
 
 #[cfg(test)]
@@ -205,7 +348,10 @@ mod tests {
 
     #[test]
     fn the_user_id_comes_from_the_first_non_empty_id_claim() {
-        let id_of = |claims: Value| identity_from_claims(claims.as_object().unwrap()).map(|u| u.id().to_owned());
+        let id_of = |claims: Value| {
+            let claims: IdentityClaims = serde_json::from_value(claims).unwrap();
+            identity_from_claims(claims).map(|u| u.id().to_owned())
+        };
         assert_eq!(id_of(json!({"sub": "a", "user_id": "b"})).unwrap(), "a");
         assert_eq!(id_of(json!({"sub": "", "user_id": "b"})).unwrap(), "b");
         assert_eq!(id_of(json!({"userId": "c"})).unwrap(), "c");
@@ -215,5 +361,38 @@ mod tests {
         assert!(id_of(json!({"email": "x@example.com"})).is_err());
         assert!(id_of(json!({"sub": "x".repeat(256)})).is_err());
         assert!(id_of(json!({"sub": "a\u{0}b"})).is_err());
+    }
+
+    #[test]
+    fn claims_of_any_other_shape_are_read_past() {
+        let id_of = |claims: &str| {
+            let claims: IdentityClaims = serde_json::from_str(claims).map_err(|err| err.to_string())?;
+            identity_from_claims(claims)
+                .map(|u| u.id().to_owned())
+                .map_err(|err| format!("{err:?}"))
+        };
+        let better_auth = r#"{"iat":1767225600,"name":"Ada","email":"ada@example.com","emailVerified":true,
+            "image":null,"createdAt":"2026-01-01T00:00:00.000Z","roles":["a",{"b":[1.5,null]}],
+            "id":"ba-user","sub":"ba-user","exp":1767229200,"iss":"http://localhost:3000"}"#;
+        assert_eq!(id_of(better_auth).unwrap(), "ba-user");
+        assert_eq!(
+            id_of(r#"{"sub":["a"],"user_id":{"x":"y"},"userId":true,"id":"f"}"#).unwrap(),
+            "f"
+        );
+        assert_eq!(
+            id_of(r#"{"sub":null,"user":{"name":"n","id":"e","x":[1]}}"#).unwrap(),
+            "e"
+        );
+        assert_eq!(id_of(r#"{"user":{"id":"first","id":"last"}}"#).unwrap(), "last");
+        for claims in [
+            r#"{"user":"x"}"#,
+            r#"{"user":{"id":5}}"#,
+            r#"{"user":[{"id":"e"}]}"#,
+            r#"{}"#,
+        ] {
+            assert!(id_of(claims).is_err(), "{claims}");
+        }
+        // RFC 7519 §4: a repeated claim name may be refused, and is.
+        assert!(id_of(r#"{"sub":"a","sub":"b"}"#).is_err());
     }
 }

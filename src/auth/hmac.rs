@@ -2,10 +2,9 @@
 //! mint themselves with jose or jsonwebtoken.
 
 use jsonwebtoken::{DecodingKey, Validation, decode};
-use serde_json::{Map, Value};
 
 use super::AuthUser;
-use super::claims::{identity_from_claims, rejection_for, validation};
+use super::claims::{IdentityClaims, identity_from_claims, rejection_for, validation};
 use crate::config::{AuthSettings, Secret};
 use crate::error::AuthRejection;
 
@@ -31,10 +30,10 @@ impl HmacVerifier {
     }
 
     pub fn verify(&self, token: &str) -> Result<AuthUser, AuthRejection> {
-        let claims = decode::<Map<String, Value>>(token, &self.key, &self.validation)
+        let claims = decode::<IdentityClaims>(token, &self.key, &self.validation)
             .map_err(|err| rejection_for(err.kind()))?
             .claims;
-        identity_from_claims(&claims)
+        identity_from_claims(claims)
     }
 }
 
@@ -42,7 +41,7 @@ impl HmacVerifier {
 mod tests {
     use super::*;
     use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     const SECRET: &str = "unit-test-secret-that-is-long-enough";
 

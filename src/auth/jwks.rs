@@ -16,9 +16,9 @@ use std::time::Instant;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode};
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::claims::{RawHeader, identity_from_claims, rejection_for, validation};
+use super::claims::{IdentityClaims, RawHeader, identity_from_claims, rejection_for, validation};
 use super::{AuthFailure, AuthUser};
 use crate::config::JwksSettings;
 use crate::error::AuthRejection;
@@ -146,10 +146,10 @@ impl JwksVerifier {
             "it is signed with a key Better Auth does not publish",
         ))?;
 
-        let claims = decode::<Map<String, Value>>(token, &key.key, &key.validation)
+        let claims = decode::<IdentityClaims>(token, &key.key, &key.validation)
             .map_err(|err| rejection_for(err.kind()))?
             .claims;
-        Ok(identity_from_claims(&claims)?)
+        Ok(identity_from_claims(claims)?)
     }
 
     /// Fetches the key set unless another fetch happened within the minimum interval.
