@@ -16,7 +16,7 @@ use sea_orm::sqlx::{self, Row};
 use sea_orm::{DbErr, FromQueryResult, QueryResult};
 
 use super::details::{Due, Recurrence};
-use super::entity::{TaskRow, has_task_columns};
+use super::entity::{TASK_ROW_COLUMNS, TaskRow, has_task_columns};
 use crate::db::{instant_from_pg_micros, query_error};
 
 /// The columns of [`TaskRow`], borrowed.
@@ -127,7 +127,8 @@ fn is_binary(row: &PgRow) -> bool {
 /// boolean, microseconds since 2000 for `timestamptz`, UTF-8 text. For a binary-format row whose
 /// column types were checked.
 fn read_binary_cells(row: &PgRow) -> Result<TaskCells<'_>, sqlx::Error> {
-    let cell = |index: usize| Ok::<_, sqlx::Error>(Cell(index, row.try_get_raw(index)?.as_bytes().ok()));
+    let bytes = cell_bytes(row)?;
+    let cell = |index: usize| Ok::<_, sqlx::Error>(Cell(index, bytes[index]));
     Ok(TaskCells {
         id: cell(0)?.int8()?,
         user_id: cell(1)?.text()?,
@@ -148,6 +149,17 @@ fn read_binary_cells(row: &PgRow) -> Result<TaskCells<'_>, sqlx::Error> {
         completed_at: cell(16)?.optional(Cell::instant)?,
         version: cell(17)?.int8()?,
     })
+}
+
+/// The bytes of the row's cells (`None` for NULL), taken in one loop: sqlx's `try_get_raw` builds
+/// a value with a copy of the column's type descriptor and an error path around it, which taken
+/// cell by cell (18 calls per row) cost more than reading the cells themselves.
+fn cell_bytes(row: &PgRow) -> Result<[Option<&[u8]>; TASK_ROW_COLUMNS.len()], sqlx::Error> {
+    let mut cells = [None; TASK_ROW_COLUMNS.len()];
+    for (index, cell) in cells.iter_mut().enumerate() {
+        *cell = row.try_get_raw(index)?.as_bytes().ok();
+    }
+    Ok(cells)
 }
 
 /// A cell of a binary-format row: its column index (for errors) and its bytes, `None` for NULL.
