@@ -189,6 +189,23 @@ async fn the_user_id_may_come_from_user_id_userid_id_or_user_dot_id() {
 }
 
 #[tokio::test]
+async fn a_token_repeating_its_user_id_claim_is_401() {
+    // RFC 7519 §4: claim names must be unique; a parser may refuse a repeat, and this one does,
+    // rather than pick one of two identities.
+    let app = spawn_app().await;
+    let b64 = |text: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text);
+    let signing_input = format!(
+        "{}.{}",
+        b64(r#"{"alg":"HS256","typ":"JWT"}"#),
+        b64(&format!(r#"{{"sub":"alice","sub":"mallory","exp":{}}}"#, now() + 600))
+    );
+    let key = jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes());
+    let signature = jsonwebtoken::crypto::sign(signing_input.as_bytes(), &key, Algorithm::HS256).unwrap();
+    let token = format!("Bearer {signing_input}.{signature}");
+    assert_rejected(&app, Some(&token), "invalid_token", INVALID).await;
+}
+
+#[tokio::test]
 async fn a_token_carrying_an_audience_is_accepted_when_none_is_configured() {
     let app = spawn_app().await;
     let token = sign(
