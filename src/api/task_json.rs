@@ -137,7 +137,7 @@ impl JsonBody for ErrorBody {
     type Schema = ErrorBody;
 
     fn size_hint(&self) -> usize {
-        error_size_hint(&self.detail, self.errors.as_deref())
+        error_size_hint(self.detail.len(), self.errors.as_deref())
     }
 
     fn write_json(&self, out: &mut Vec<u8>) {
@@ -158,7 +158,9 @@ impl JsonBody for ApiError {
     type Schema = ErrorBody;
 
     fn size_hint(&self) -> usize {
-        error_size_hint(self.code(), self.issues())
+        // A hint, so the sentence is not formatted twice: the sentences are about 100 bytes (a
+        // longer one only makes the buffer grow once).
+        error_size_hint(128, self.issues())
     }
 
     fn write_json(&self, out: &mut Vec<u8>) {
@@ -180,8 +182,10 @@ impl<T: JsonBody> JsonBody for &T {
     }
 }
 
-fn error_size_hint(sentence: &str, errors: Option<&[ValidationIssue]>) -> usize {
-    64 + sentence.len() * 2 + errors.map_or(0, |errors| errors.len() * 128)
+/// The body's length for a sentence of `sentence_len` bytes (written twice, as `detail` and
+/// `message`) and `errors`.
+fn error_size_hint(sentence_len: usize, errors: Option<&[ValidationIssue]>) -> usize {
+    64 + sentence_len * 2 + errors.map_or(0, |errors| errors.len() * 128)
 }
 
 fn write_error(

@@ -1,13 +1,13 @@
 //! What every verified token must yield, whoever signed it: the validation rules shared by the
 //! HMAC and JWKS paths, the mapping of verification errors to rejections, and the identity.
 
+use std::borrow::Cow;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
-use std::borrow::Cow;
-
 use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
@@ -171,6 +171,36 @@ pub fn identity_from_claims(claims: IdentityClaims) -> Result<AuthUser, AuthReje
     Ok(AuthUser { id })
 }
 
+/// The `visit_*` methods of a visitor that reads past booleans, numbers, `null` and arrays,
+/// answering `$value::default()` for them.
+macro_rules! reads_past_scalars_and_arrays {
+    ($value:ty) => {
+        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<$value, E> {
+            Ok(<$value>::default())
+        }
+
+        fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<$value, E> {
+            Ok(<$value>::default())
+        }
+
+        fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<$value, E> {
+            Ok(<$value>::default())
+        }
+
+        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<$value, E> {
+            Ok(<$value>::default())
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> Result<$value, E> {
+            Ok(<$value>::default())
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<$value, A::Error> {
+            IgnoredAny.visit_seq(seq).map(|_| <$value>::default())
+        }
+    };
+}
+
 /// A claim's value when it is a string; `None` for any other JSON value (which is read past).
 #[derive(Debug, Default)]
 struct Text(Option<String>);
@@ -205,29 +235,7 @@ impl<'de> Visitor<'de> for TextVisitor {
         Ok(Text(Some(text)))
     }
 
-    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Text, E> {
-        Ok(Text(None))
-    }
-
-    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Text, E> {
-        Ok(Text(None))
-    }
-
-    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Text, E> {
-        Ok(Text(None))
-    }
-
-    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Text, E> {
-        Ok(Text(None))
-    }
-
-    fn visit_unit<E: serde::de::Error>(self) -> Result<Text, E> {
-        Ok(Text(None))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Text, A::Error> {
-        IgnoredAny.visit_seq(seq).map(|_| Text(None))
-    }
+    reads_past_scalars_and_arrays!(Text);
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Text, A::Error> {
         IgnoredAny.visit_map(map).map(|_| Text(None))
@@ -266,29 +274,7 @@ impl<'de> Deserialize<'de> for NestedUser {
                 Ok(NestedUser::default())
             }
 
-            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<NestedUser, E> {
-                Ok(NestedUser::default())
-            }
-
-            fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<NestedUser, E> {
-                Ok(NestedUser::default())
-            }
-
-            fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<NestedUser, E> {
-                Ok(NestedUser::default())
-            }
-
-            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<NestedUser, E> {
-                Ok(NestedUser::default())
-            }
-
-            fn visit_unit<E: serde::de::Error>(self) -> Result<NestedUser, E> {
-                Ok(NestedUser::default())
-            }
-
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<NestedUser, A::Error> {
-                IgnoredAny.visit_seq(seq).map(|_| NestedUser::default())
-            }
+            reads_past_scalars_and_arrays!(NestedUser);
         }
 
         deserializer.deserialize_any(NestedUserVisitor)
