@@ -128,26 +128,26 @@ fn is_binary(row: &PgRow) -> bool {
 /// column types were checked.
 fn read_binary_cells(row: &PgRow) -> Result<TaskCells<'_>, sqlx::Error> {
     let bytes = cell_bytes(row)?;
-    let cell = |index: usize| Ok::<_, sqlx::Error>(Cell(index, bytes[index]));
+    let cell = |index: usize| Cell(index, bytes[index]);
     Ok(TaskCells {
-        id: cell(0)?.int8()?,
-        user_id: cell(1)?.text()?,
-        title: cell(2)?.text()?,
-        description: cell(3)?.optional(Cell::text)?,
-        completed: cell(4)?.boolean()?,
-        created_at: cell(5)?.instant()?,
-        updated_at: cell(6)?.instant()?,
-        priority: cell(7)?.text()?,
-        tags: cell(8)?.text()?,
-        due_at: cell(9)?.optional(Cell::instant)?,
-        due_date_only: cell(10)?.boolean()?,
-        is_recurring: cell(11)?.boolean()?,
-        recurrence_type: cell(12)?.optional(Cell::text)?,
-        recurrence_interval: cell(13)?.int4()?,
-        parent_task_id: cell(14)?.optional(Cell::int8)?,
-        reminder_at: cell(15)?.optional(Cell::instant)?,
-        completed_at: cell(16)?.optional(Cell::instant)?,
-        version: cell(17)?.int8()?,
+        id: cell(0).int8()?,
+        user_id: cell(1).text()?,
+        title: cell(2).text()?,
+        description: cell(3).optional(Cell::text)?,
+        completed: cell(4).boolean()?,
+        created_at: cell(5).instant()?,
+        updated_at: cell(6).instant()?,
+        priority: cell(7).text()?,
+        tags: cell(8).text()?,
+        due_at: cell(9).optional(Cell::instant)?,
+        due_date_only: cell(10).boolean()?,
+        is_recurring: cell(11).boolean()?,
+        recurrence_type: cell(12).optional(Cell::text)?,
+        recurrence_interval: cell(13).int4()?,
+        parent_task_id: cell(14).optional(Cell::int8)?,
+        reminder_at: cell(15).optional(Cell::instant)?,
+        completed_at: cell(16).optional(Cell::instant)?,
+        version: cell(17).int8()?,
     })
 }
 
