@@ -7,15 +7,22 @@
 //! request (specs/performance.md). Here the table is built from the same generated operations
 //! (`OpenApi::add_routes`, as poem-openapi builds it) and the query string is handed to them the
 //! way their extractors read it. The document and Swagger UI still come from `OpenApiService`.
+//!
+//! Each path's methods are matched here ([`Methods`]) rather than by poem's `RouteMethod`, which
+//! wraps every operation in one more `map_to_response` layer and box (one more allocation and
+//! move of the request per call); poem's `Route` still matches the path, since only it can hand
+//! the path parameters to the `Path` extractors.
 
 use std::collections::HashMap;
 
-use poem::{Endpoint, Request, Response, Result, Route, RouteMethod};
+use poem::endpoint::BoxEndpoint;
+use poem::error::MethodNotAllowedError;
+use poem::http::Method;
+use poem::{Endpoint, Request, Response, Result, Route};
 use poem_openapi::__private::UrlQuery;
 use poem_openapi::OpenApi;
 
-/// Every operation of `apis`, routed by path and method (poem's `Route` and `RouteMethod`: a
-/// path that matches with another method is a 405, and `HEAD` is answered by a `GET`).
+/// Every operation of `apis`, routed by path (poem's `Route`) and method ([`Methods`]).
 pub struct Operations(Route);
 
 impl Operations {
@@ -23,14 +30,42 @@ impl Operations {
         let mut table = HashMap::new();
         apis.add_routes(&mut table);
         let route = table.into_iter().fold(Route::new(), |route, (path, methods)| {
-            let methods = methods
-                .into_iter()
-                .fold(RouteMethod::new(), |methods, (method, operation)| {
-                    methods.method(method, operation)
-                });
-            route.at(path, methods)
+            route.at(path, Methods(methods.into_iter().collect()))
         });
         Operations(route)
+    }
+}
+
+/// One path's operations by method, as poem's `RouteMethod` answers: another method is a 405
+/// (`MethodNotAllowedError`), and a `HEAD` without an operation of its own is the `GET`'s
+/// answer without its body.
+struct Methods(Vec<(Method, BoxEndpoint<'static>)>);
+
+impl Methods {
+    fn operation(&self, method: &Method) -> Option<&BoxEndpoint<'static>> {
+        self.0
+            .iter()
+            .find(|(of, _)| of == method)
+            .map(|(_, operation)| operation)
+    }
+}
+
+impl Endpoint for Methods {
+    type Output = Response;
+
+    async fn call(&self, mut req: Request) -> Result<Response> {
+        if let Some(operation) = self.operation(req.method()) {
+            return operation.call(req).await;
+        }
+        match self.operation(&Method::GET) {
+            Some(get) if req.method() == Method::HEAD => {
+                req.set_method(Method::GET);
+                let mut resp = get.call(req).await?;
+                resp.set_body(());
+                Ok(resp)
+            }
+            _ => Err(MethodNotAllowedError.into()),
+        }
     }
 }
 

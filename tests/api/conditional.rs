@@ -29,6 +29,30 @@ async fn send(
     request.send().await.unwrap()
 }
 
+/// `HEAD` is answered as the `GET` of the same path, without the body: its status and headers
+/// (a cache revalidating by `ETag` can use either); a path without a `GET` is a 405.
+#[tokio::test]
+async fn a_head_is_the_get_without_its_body() {
+    let app = spawn_app().await;
+    let id = app.create_titled("alice", "Headed").await;
+    let path = format!("/api/tasks/{id}");
+
+    let head = send(&app, "alice", Method::HEAD, &path, &[], None).await;
+    assert_eq!(head.status(), StatusCode::OK);
+    assert_eq!(etag(&head), "\"1\"");
+    assert_eq!(head.headers()["content-type"], "application/json; charset=utf-8");
+    assert!(head.bytes().await.unwrap().is_empty(), "no body");
+
+    let list = send(&app, "alice", Method::HEAD, "/api/tasks", &[], None).await;
+    assert_eq!(list.status(), StatusCode::OK);
+    let missing = send(&app, "alice", Method::HEAD, "/api/tasks/999999", &[], None).await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    let someone_elses = send(&app, "bob", Method::HEAD, &path, &[], None).await;
+    assert_eq!(someone_elses.status(), StatusCode::NOT_FOUND);
+    let no_get = send(&app, "alice", Method::HEAD, &format!("{path}/complete"), &[], None).await;
+    assert_eq!(no_get.status(), StatusCode::METHOD_NOT_ALLOWED);
+}
+
 #[tokio::test]
 async fn a_task_answers_its_version_as_etag_and_304_when_unchanged() {
     let app = spawn_app().await;
