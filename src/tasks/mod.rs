@@ -11,6 +11,6 @@ mod queries;
 
 pub use queries::{
     ChangeOutcome, CompletionChange, DueWindow, ListOrder, NewTask, Precondition, RecurrenceSetting, SortField,
-    TaskChanges, TaskListQuery, create_task, delete_task, find_task, list_tasks, set_completion, set_completion_within,
-    update_task,
+    TaskChanges, TaskListQuery, create_task, delete_task, find_task, find_task_row, list_tasks, set_completion,
+    set_completion_within, update_task,
 };

@@ -321,8 +321,18 @@ pub async fn list_tasks(db: &impl ConnectionTrait, owner: &AuthUser, query: &Tas
 }
 
 /// The caller's task `id` (at most one row: `id` is unique).
-#[tracing::instrument(skip(db, owner), fields(user_id = owner.id()))]
 pub async fn find_task(db: &impl ConnectionTrait, owner: &AuthUser, id: i64) -> Result<Option<TaskRow>, DbErr> {
+    let mut found = None;
+    find_task_row(db, owner, id)
+        .await?
+        .try_for_each(|cells| found = Some(cells.to_row()))?;
+    Ok(found)
+}
+
+/// The caller's task `id` as the database answered it (no row, or one: `id` is unique), for an
+/// answer written from its cells without owning their text.
+#[tracing::instrument(skip(db, owner), fields(user_id = owner.id()))]
+pub async fn find_task_row(db: &impl ConnectionTrait, owner: &AuthUser, id: i64) -> Result<TaskRows, DbErr> {
     static FIND_TASK: FixedSql = FixedSql::new();
     let statement = FIND_TASK.bind(
         db.get_database_backend(),
@@ -334,7 +344,7 @@ pub async fn find_task(db: &impl ConnectionTrait, owner: &AuthUser, id: i64) -> 
         },
         vec![id.into(), owner.id().into()],
     );
-    TaskRow::find_by_statement(statement).one(db).await
+    Ok(TaskRows::new(db.query_one_raw(statement).await?.into_iter().collect()))
 }
 
 /// The list as most requests ask for it, newest first with no filter or page: the SQL is the
