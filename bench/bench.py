@@ -210,36 +210,61 @@ class Database:
             psql(self.args.admin_url, f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
 
 
+class Contender:
+    """One server on a fresh database, seeded: what the scenarios of a session (or of a round of
+    a comparison) run against."""
+
+    def __init__(self, binary, args, workdir, tag):
+        self.args, self.tag = args, tag
+        self.database = Database(args, workdir, tag)
+        self.server = None
+        try:
+            self.server = Server(binary, self.database.url, args.log)
+            print(f"{tag}: server ready in {self.server.ready_ms:.0f} ms ({args.backend}); "
+                  f"seeding {USERS} users x {TASKS_PER_USER} tasks")
+            self.data_file = os.path.join(workdir, f"users-{tag}.txt")
+            with open(self.data_file, "w") as data:
+                data.write("\n".join(seed(self.server.address)) + "\n")
+        except BaseException:
+            self.close()
+            raise
+
+    def run(self, scenario, label):
+        """A warm-up, then one measured run of `scenario`."""
+        args = self.args
+        run_wrk(self.server.address, scenario, self.data_file, args.warmup, args.connections)
+        result = run_wrk(self.server.address, scenario, self.data_file, args.seconds, args.connections)
+        result["rss_kib"] = self.server.rss_kib()["VmRSS"]
+        print(f"  {label} {scenario:7} {result['rps']:10.0f} req/s  p99 {result['p99_us'] / 1000:6.2f} ms"
+              f"  errors {result['bad_status'] + result['socket_errors']}")
+        return result
+
+    def peak_rss_kib(self):
+        return self.server.rss_kib()["VmHWM"]
+
+    def close(self):
+        if self.server:
+            self.server.stop()
+        self.database.drop()
+
+
 def session(binary, args, workdir, tag, runs, with_ceilings):
     """Starts `binary` on a fresh database, seeds it and runs every scenario `runs` times.
     Returns {scenario: [results]}, {pgbench name: [tps]}, peak RSS in KiB and start-up ms."""
-    database = Database(args, workdir, tag)
-    server = None
+    contender = Contender(binary, args, workdir, tag)
     try:
-        server = Server(binary, database.url, args.log)
-        print(f"{tag}: server ready in {server.ready_ms:.0f} ms ({args.backend}); seeding {USERS} users x {TASKS_PER_USER} tasks")
-        data_file = os.path.join(workdir, f"users-{tag}.txt")
-        with open(data_file, "w") as data:
-            data.write("\n".join(seed(server.address)) + "\n")
         results = {scenario: [] for scenario in SCENARIOS}
         ceilings = {name: [] for name in PGBENCH_SCRIPTS} if with_ceilings else {}
         peak_rss = 0
         for run in range(runs):
             for scenario in SCENARIOS:
-                run_wrk(server.address, scenario, data_file, args.warmup, args.connections)
-                result = run_wrk(server.address, scenario, data_file, args.seconds, args.connections)
-                result["rss_kib"] = server.rss_kib()["VmRSS"]
-                results[scenario].append(result)
-                print(f"  {tag} run {run + 1} {scenario:7} {result['rps']:10.0f} req/s  p99 {result['p99_us'] / 1000:6.2f} ms"
-                      f"  errors {result['bad_status'] + result['socket_errors']}")
+                results[scenario].append(contender.run(scenario, f"{tag} run {run + 1}"))
             for name in ceilings:
-                ceilings[name].append(run_pgbench(database.url, name, args.seconds, args.connections))
-            peak_rss = max(peak_rss, server.rss_kib()["VmHWM"])
-        return results, ceilings, peak_rss, server.ready_ms
+                ceilings[name].append(run_pgbench(contender.database.url, name, args.seconds, args.connections))
+            peak_rss = max(peak_rss, contender.peak_rss_kib())
+        return results, ceilings, peak_rss, contender.server.ready_ms
     finally:
-        if server:
-            server.stop()
-        database.drop()
+        contender.close()
 
 
 def median_run(results):
@@ -355,26 +380,44 @@ def single(args, workdir):
 
 
 def compare(args, workdir):
-    """Rounds alternate the two builds (ABBA order), each on a fresh database, in one sitting."""
+    """Each round starts both builds on fresh databases, then runs every scenario on one and at
+    once on the other, the order alternating (ABBA) from scenario to scenario and round to round.
+
+    The two runs of a scenario are seconds apart, not a whole round: this machine's speed drifts
+    by tens of percent within minutes, and a drift between the two runs of a pair lands on the
+    ratio. Each pair's own ratio is printed too; their median is the steadier figure."""
     contenders = {"this": args.binary, "baseline": args.baseline}
     runs = {name: {scenario: [] for scenario in SCENARIOS} for name in contenders}
+    pair_ratios = {scenario: [] for scenario in SCENARIOS}
     peak = {name: 0 for name in contenders}
     for round_number in range(args.runs):
         order = ["this", "baseline"] if round_number % 2 == 0 else ["baseline", "this"]
-        for name in order:
-            results, _, peak_rss, _ = session(
-                contenders[name], args, workdir, f"{name}-r{round_number + 1}", 1, with_ceilings=False)
-            for scenario, scenario_runs in results.items():
-                runs[name][scenario].extend(scenario_runs)
-            peak[name] = max(peak[name], peak_rss)
+        started = {}
+        try:
+            for name in order:
+                started[name] = Contender(contenders[name], args, workdir, f"{name}-r{round_number + 1}")
+            for index, scenario in enumerate(SCENARIOS):
+                pair = {}
+                for name in order if index % 2 == 0 else order[::-1]:
+                    pair[name] = started[name].run(scenario, f"{name} round {round_number + 1}")
+                    runs[name][scenario].append(pair[name])
+                pair_ratios[scenario].append(pair["this"]["rps"] / pair["baseline"]["rps"])
+            for name, contender in started.items():
+                peak[name] = max(peak[name], contender.peak_rss_kib())
+        finally:
+            for contender in started.values():
+                contender.close()
     summaries = {name: summarise(runs[name], {}) for name in contenders}
     print()
     print(f"this: {args.binary}\nbaseline: {args.baseline}")
-    print(f"{'scenario':9} {'this req/s':>11} {'base req/s':>11} {'this/base':>10} {'this p99':>9} {'base p99':>9}")
+    print(f"{'scenario':9} {'this req/s':>11} {'base req/s':>11} {'this/base':>10} {'this p99':>9} {'base p99':>9}"
+          f"  pairs (median)")
     for scenario in SCENARIOS:
         this, base = summaries["this"][scenario], summaries["baseline"][scenario]
+        pairs = " / ".join(f"{ratio * 100:.0f}" for ratio in pair_ratios[scenario])
         print(f"{scenario:9} {this['rps']:>11} {base['rps']:>11} {this['rps'] / base['rps'] * 100:>9.0f}% "
-              f"{this['p99_ms']:>8.2f} {base['p99_ms']:>8.2f}")
+              f"{this['p99_ms']:>8.2f} {base['p99_ms']:>8.2f}  {pairs} % "
+              f"({statistics.median(pair_ratios[scenario]) * 100:.0f} %)")
     print(f"peak RSS this {peak['this'] / 1024:.1f} MiB, baseline {peak['baseline'] / 1024:.1f} MiB; "
           f"medians of {args.runs} alternating round(s) of {args.seconds} s, {args.connections} connections, "
           f"backend {args.backend}, RUST_LOG={args.log}")
@@ -385,6 +428,7 @@ def compare(args, workdir):
         "peak_rss_mib": {name: value / 1024 for name, value in peak.items()},
         "scenarios": summaries,
         "ratio": {s: summaries["this"][s]["rps"] / summaries["baseline"][s]["rps"] for s in SCENARIOS},
+        "pair_ratios": pair_ratios,
     })
     for name, summary in summaries.items():
         check_health(name, summary)
