@@ -10,6 +10,8 @@
 //! borrowed after its UTF-8 check. Anything else (SQLite, the simple protocol's text format, a
 //! changed schema) is decoded into a [`TaskRow`] first and borrowed from it.
 
+use std::cmp::Reverse;
+
 use chrono::{DateTime, Utc};
 use sea_orm::sqlx::postgres::{PgColumn, PgRow, PgValueFormat};
 use sea_orm::sqlx::{self, Row};
@@ -205,6 +207,35 @@ impl<'r> Cell<'r> {
     }
 }
 
+/// Microseconds from the Unix epoch to PostgreSQL's (2000-01-01), the origin of its timestamps.
+const PG_EPOCH_UNIX_MICROS: i64 = 946_684_800_000_000;
+
+/// A row's `(created_at, id)`, the time in microseconds since the Unix epoch: from the two cells of
+/// a binary row whose column types were checked (`checked_columns` remembers the statement's
+/// columns once checked), else decoded by name (SQLite, the simple protocol's text format).
+fn newest_first_key(row: &QueryResult, checked_columns: &mut Option<*const PgColumn>) -> Result<(i64, i64), DbErr> {
+    if let Some(row) = row.try_as_pg_row() {
+        // The rows of one statement share its column descriptions and its format: once the first
+        // row is known binary with the migrations' column types, the others need no check.
+        let columns = row.columns().as_ptr();
+        if *checked_columns == Some(columns) || (is_binary(row) && has_task_columns(row)) {
+            *checked_columns = Some(columns);
+            let cell = |index: usize| -> Result<i64, sqlx::Error> {
+                Cell(index, row.try_get_raw(index)?.as_bytes().ok()).int8()
+            };
+            let created_at = cell(CREATED_AT_CELL).map_err(query_error)?;
+            let id = cell(ID_CELL).map_err(query_error)?;
+            return Ok((created_at.saturating_add(PG_EPOCH_UNIX_MICROS), id));
+        }
+    }
+    let created_at: DateTime<Utc> = row.try_get("", "created_at")?;
+    Ok((created_at.timestamp_micros(), row.try_get("", "id")?))
+}
+
+/// Where `id` and `created_at` sit in a task row ([`TASK_ROW_COLUMNS`]).
+const ID_CELL: usize = 0;
+const CREATED_AT_CELL: usize = 5;
+
 fn decode_error(index: usize, message: String) -> sqlx::Error {
     sqlx::Error::ColumnDecode {
         index: format!("{index:?}"),
@@ -214,19 +245,45 @@ fn decode_error(index: usize, message: String) -> sqlx::Error {
 
 /// The rows of a list of tasks, as the database answered them: visited as [`TaskCells`], so that
 /// an answer can be written from them without owning their text.
-pub struct TaskRows(Vec<QueryResult>);
+pub struct TaskRows {
+    rows: Vec<QueryResult>,
+    /// The order to visit `rows` in, when it is not the order they arrived in (empty: arrival).
+    order: Vec<u32>,
+}
 
 impl TaskRows {
     pub fn new(rows: Vec<QueryResult>) -> Self {
-        TaskRows(rows)
+        TaskRows {
+            rows,
+            order: Vec::new(),
+        }
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.rows.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.rows.is_empty()
+    }
+
+    /// Visits the rows newest first (`created_at DESC, id DESC`, the list's default order), for
+    /// rows read without an `ORDER BY`: see `queries::list_all_newest_first`, which leaves that sort
+    /// to the service so the shared database does not pay it. Only the two cells of the key are
+    /// read, and the rows stay where they are: the order is kept beside them.
+    pub fn sort_newest_first(&mut self) -> Result<(), DbErr> {
+        let mut checked_columns: Option<*const PgColumn> = None;
+        // Keyed last row first: a user's rows mostly arrive oldest first (the order they were
+        // stored in), so the keys start out nearly in the order wanted and the sort of a short
+        // list (an insertion sort) has little to move.
+        let mut keyed = Vec::with_capacity(self.rows.len());
+        for (index, row) in self.rows.iter().enumerate().rev() {
+            keyed.push((Reverse(newest_first_key(row, &mut checked_columns)?), index as u32));
+        }
+        // Ids are unique, so no two keys are equal and an unstable sort is deterministic.
+        keyed.sort_unstable_by_key(|(key, _)| *key);
+        self.order = keyed.into_iter().map(|(_, index)| index).collect();
+        Ok(())
     }
 
     /// Calls `visit` with each row's cells, in order; stops at the first row that cannot be decoded.
@@ -234,17 +291,24 @@ impl TaskRows {
         // The rows of one statement share its column descriptions: once the first binary row's
         // types are checked, a row with the same descriptions (the same slice) needs no check.
         let mut checked_columns: Option<*const PgColumn> = None;
-        for row in &self.0 {
+        let mut visit_row = |row: &QueryResult| -> Result<(), DbErr> {
             if let Some(row) = row.try_as_pg_row().filter(|row| is_binary(row)) {
                 let columns = row.columns().as_ptr();
                 if checked_columns == Some(columns) || has_task_columns(row) {
                     checked_columns = Some(columns);
                     visit(read_binary_cells(row).map_err(query_error)?);
-                    continue;
+                    return Ok(());
                 }
             }
             visit(TaskRow::from_query_result(row, "")?.cells());
+            Ok(())
+        };
+        if self.order.is_empty() {
+            self.rows.iter().try_for_each(visit_row)
+        } else {
+            self.order
+                .iter()
+                .try_for_each(|&index| visit_row(&self.rows[index as usize]))
         }
-        Ok(())
     }
 }

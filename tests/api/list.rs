@@ -40,6 +40,21 @@ async fn the_default_order_is_newest_first() {
 }
 
 #[tokio::test]
+async fn the_default_order_holds_after_an_update_moves_a_row() {
+    // The default list is read without an ORDER BY and sorted by the service; the database hands
+    // rows back in the order it stores them, and an update stores a task's new version last.
+    let app = spawn_app().await;
+    let first = app.create_titled("alice", "first").await;
+    app.create_titled("alice", "second").await;
+    app.create_titled("alice", "third").await;
+    let resp = app
+        .update_task("alice", first, json!({"title": "first, renamed"}))
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(app.titles("alice", "").await, ["third", "second", "first, renamed"]);
+}
+
+#[tokio::test]
 async fn completed_filters_in_both_dialects() {
     let app = seeded().await;
     for query in [
