@@ -109,7 +109,9 @@ class Server:
                 break
             time.sleep(0.002)
         if not self.address:
-            fail("the server did not start")
+            self.process.kill()
+            self.log.seek(0)
+            fail("the server did not start within 30 s:\n" + self.log.read()[-4000:])
         host, port = self.address.rsplit(":", 1)
         while True:
             try:
