@@ -353,7 +353,7 @@ pub async fn find_task_row(db: &impl ConnectionTrait, owner: &AuthUser, id: i64)
 /// The statement has no `ORDER BY`: the service sorts the rows ([`TaskRows::sort_newest_first`]).
 /// PostgreSQL's planner reads a user's few rows through a bitmap scan and then sorts them (at its
 /// default costs it does not pick the ordered read of `idx_tasks_user_id_created_at_id`), and that
-/// sort was a tenth of PostgreSQL's time per list (specs/performance.md). The database is the
+/// sort was 15–20 % of PostgreSQL's CPU per list (specs/performance.md). The database is the
 /// part every instance of the service shares; the sort of one user's tasks costs the instance a
 /// few microseconds.
 async fn list_all_newest_first(db: &impl ConnectionTrait, owner: &AuthUser) -> Result<TaskRows, DbErr> {
