@@ -217,7 +217,7 @@ class Contender:
     a comparison) run against."""
 
     def __init__(self, binary, args, workdir, tag):
-        self.args, self.tag = args, tag
+        self.args = args
         self.database = Database(args, workdir, tag)
         self.server = None
         try:

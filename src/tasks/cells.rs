@@ -159,9 +159,29 @@ fn read_binary_cells(row: &PgRow) -> Result<TaskCells<'_>, sqlx::Error> {
 fn cell_bytes(row: &PgRow) -> Result<[Option<&[u8]>; TASK_ROW_COLUMNS.len()], sqlx::Error> {
     let mut cells = [None; TASK_ROW_COLUMNS.len()];
     for (index, cell) in cells.iter_mut().enumerate() {
-        *cell = row.try_get_raw(index)?.as_bytes().ok();
+        *cell = Cell::of(row, index)?.1;
     }
     Ok(cells)
+}
+
+/// Which rows of one statement are read from their binary cells: PostgreSQL rows in the binary
+/// format whose column types are the migrations' ([`has_task_columns`]). The rows of one statement
+/// share its column descriptions (the same slice) and its format, so only the first is checked.
+#[derive(Default)]
+struct BinaryRows(Option<*const PgColumn>);
+
+impl BinaryRows {
+    /// `row` as a binary PostgreSQL row of checked columns; `None` when it must be decoded the
+    /// general way (SQLite, the simple protocol's text format, a changed schema).
+    fn check<'r>(&mut self, row: &'r QueryResult) -> Option<&'r PgRow> {
+        let row = row.try_as_pg_row()?;
+        let columns = row.columns().as_ptr();
+        if self.0 == Some(columns) || (is_binary(row) && has_task_columns(row)) {
+            self.0 = Some(columns);
+            return Some(row);
+        }
+        None
+    }
 }
 
 /// A cell of a binary-format row: its column index (for errors) and its bytes, `None` for NULL.
@@ -169,6 +189,10 @@ fn cell_bytes(row: &PgRow) -> Result<[Option<&[u8]>; TASK_ROW_COLUMNS.len()], sq
 struct Cell<'r>(usize, Option<&'r [u8]>);
 
 impl<'r> Cell<'r> {
+    fn of(row: &'r PgRow, index: usize) -> Result<Self, sqlx::Error> {
+        Ok(Cell(index, row.try_get_raw(index)?.as_bytes().ok()))
+    }
+
     fn optional<T>(self, read: fn(Self) -> Result<T, sqlx::Error>) -> Result<Option<T>, sqlx::Error> {
         self.1.map(|_| read(self)).transpose()
     }
@@ -211,22 +235,14 @@ impl<'r> Cell<'r> {
 const PG_EPOCH_UNIX_MICROS: i64 = 946_684_800_000_000;
 
 /// A row's `(created_at, id)`, the time in microseconds since the Unix epoch: from the two cells of
-/// a binary row whose column types were checked (`checked_columns` remembers the statement's
-/// columns once checked), else decoded by name (SQLite, the simple protocol's text format).
-fn newest_first_key(row: &QueryResult, checked_columns: &mut Option<*const PgColumn>) -> Result<(i64, i64), DbErr> {
-    if let Some(row) = row.try_as_pg_row() {
-        // The rows of one statement share its column descriptions and its format: once the first
-        // row is known binary with the migrations' column types, the others need no check.
-        let columns = row.columns().as_ptr();
-        if *checked_columns == Some(columns) || (is_binary(row) && has_task_columns(row)) {
-            *checked_columns = Some(columns);
-            let cell = |index: usize| -> Result<i64, sqlx::Error> {
-                Cell(index, row.try_get_raw(index)?.as_bytes().ok()).int8()
-            };
-            let created_at = cell(CREATED_AT_CELL).map_err(query_error)?;
-            let id = cell(ID_CELL).map_err(query_error)?;
-            return Ok((created_at.saturating_add(PG_EPOCH_UNIX_MICROS), id));
-        }
+/// a binary row, else decoded by name (SQLite, the simple protocol's text format).
+fn newest_first_key(row: &QueryResult, binary_rows: &mut BinaryRows) -> Result<(i64, i64), DbErr> {
+    if let Some(row) = binary_rows.check(row) {
+        let created_at = Cell::of(row, CREATED_AT_CELL)
+            .and_then(Cell::int8)
+            .map_err(query_error)?;
+        let id = Cell::of(row, ID_CELL).and_then(Cell::int8).map_err(query_error)?;
+        return Ok((created_at.saturating_add(PG_EPOCH_UNIX_MICROS), id));
     }
     let created_at: DateTime<Utc> = row.try_get("", "created_at")?;
     Ok((created_at.timestamp_micros(), row.try_get("", "id")?))
@@ -272,13 +288,13 @@ impl TaskRows {
     /// to the service so the shared database does not pay it. Only the two cells of the key are
     /// read, and the rows stay where they are: the order is kept beside them.
     pub fn sort_newest_first(&mut self) -> Result<(), DbErr> {
-        let mut checked_columns: Option<*const PgColumn> = None;
+        let mut binary_rows = BinaryRows::default();
         // Keyed last row first: a user's rows mostly arrive oldest first (the order they were
         // stored in), so the keys start out nearly in the order wanted and the sort of a short
         // list (an insertion sort) has little to move.
         let mut keyed = Vec::with_capacity(self.rows.len());
         for (index, row) in self.rows.iter().enumerate().rev() {
-            keyed.push((Reverse(newest_first_key(row, &mut checked_columns)?), index as u32));
+            keyed.push((Reverse(newest_first_key(row, &mut binary_rows)?), index as u32));
         }
         // Ids are unique, so no two keys are equal and an unstable sort is deterministic.
         keyed.sort_unstable_by_key(|(key, _)| *key);
@@ -288,19 +304,12 @@ impl TaskRows {
 
     /// Calls `visit` with each row's cells, in order; stops at the first row that cannot be decoded.
     pub fn try_for_each(&self, mut visit: impl FnMut(TaskCells<'_>)) -> Result<(), DbErr> {
-        // The rows of one statement share its column descriptions: once the first binary row's
-        // types are checked, a row with the same descriptions (the same slice) needs no check.
-        let mut checked_columns: Option<*const PgColumn> = None;
+        let mut binary_rows = BinaryRows::default();
         let mut visit_row = |row: &QueryResult| -> Result<(), DbErr> {
-            if let Some(row) = row.try_as_pg_row().filter(|row| is_binary(row)) {
-                let columns = row.columns().as_ptr();
-                if checked_columns == Some(columns) || has_task_columns(row) {
-                    checked_columns = Some(columns);
-                    visit(read_binary_cells(row).map_err(query_error)?);
-                    return Ok(());
-                }
+            match binary_rows.check(row) {
+                Some(row) => visit(read_binary_cells(row).map_err(query_error)?),
+                None => visit(TaskRow::from_query_result(row, "")?.cells()),
             }
-            visit(TaskRow::from_query_result(row, "")?.cells());
             Ok(())
         };
         if self.order.is_empty() {
