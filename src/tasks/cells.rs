@@ -159,7 +159,7 @@ fn read_binary_cells(row: &PgRow) -> Result<TaskCells<'_>, sqlx::Error> {
 fn cell_bytes(row: &PgRow) -> Result<[Option<&[u8]>; TASK_ROW_COLUMNS.len()], sqlx::Error> {
     let mut cells = [None; TASK_ROW_COLUMNS.len()];
     for (index, cell) in cells.iter_mut().enumerate() {
-        *cell = Cell::of(row, index)?.1;
+        *cell = row.try_get_raw(index)?.as_bytes().ok();
     }
     Ok(cells)
 }
