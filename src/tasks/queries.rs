@@ -350,7 +350,7 @@ pub async fn find_task_row(db: &impl ConnectionTrait, owner: &AuthUser, id: i64)
 /// The list as most requests ask for it, newest first with no filter or page: the SQL is the
 /// same every time.
 ///
-/// The statement has no `ORDER BY`: the service sorts the rows ([`TaskRows::sort_newest_first`]).
+/// The statement has no `ORDER BY`: the service sorts the rows ([`TaskRows::newest_first`]).
 /// PostgreSQL's planner reads a user's few rows through a bitmap scan and then sorts them (at its
 /// default costs it does not pick the ordered read of `idx_tasks_user_id_created_at_id`), and that
 /// sort was 15–20 % of PostgreSQL's CPU per list (specs/performance.md). The database is the
@@ -367,9 +367,7 @@ async fn list_all_newest_first(db: &impl ConnectionTrait, owner: &AuthUser) -> R
         },
         vec![owner.id().into()],
     );
-    let mut rows = TaskRows::new(db.query_all_raw(statement).await?);
-    rows.sort_newest_first()?;
-    Ok(rows)
+    Ok(TaskRows::new(db.query_all_raw(statement).await?).newest_first())
 }
 
 fn tags_json(tags: &[String]) -> String {
