@@ -34,6 +34,18 @@ pub enum Field<T> {
 }
 
 impl<'a> Fields<'a> {
+    pub fn new(object: &'a Map<String, Value>) -> Self {
+        Fields {
+            object,
+            issues: Vec::new(),
+        }
+    }
+
+    /// Whether every field sent is one of `names`.
+    pub fn sends_only(&self, names: &[&str]) -> bool {
+        self.object.keys().all(|key| names.contains(&key.as_str()))
+    }
+
     pub fn issue(&mut self, field: &str, kind: &str, msg: impl Into<String>) {
         self.issues.push(ValidationIssue::body(Some(field), kind, msg));
     }
@@ -96,10 +108,7 @@ fn parse_object<T: FromJsonObject>(bytes: &[u8]) -> Result<T, ApiError> {
             "The body must be a JSON object.",
         )]));
     };
-    let mut fields = Fields {
-        object: &object,
-        issues: Vec::new(),
-    };
+    let mut fields = Fields::new(&object);
     match T::from_json_object(&mut fields) {
         Some(parsed) if fields.issues.is_empty() => Ok(parsed),
         _ => Err(ApiError::Validation(fields.issues)),
