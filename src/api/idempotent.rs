@@ -9,7 +9,7 @@ use std::time::Duration;
 use poem::Request;
 
 use super::conditional::etag_of;
-use super::task_json::to_json;
+use super::task_json::{JsonBody, to_json};
 use crate::auth::AuthUser;
 use crate::db::{Db, DbTransaction};
 use crate::error::ApiError;
@@ -107,16 +107,18 @@ impl KeyedWrite {
     async fn run(self, transaction: &DbTransaction, owner: &AuthUser) -> Result<KeyedOutcome, ApiError> {
         match self {
             KeyedWrite::Create { task, base } => {
-                let task = tasks::create_task(transaction, owner, task).await?;
-                let location = format!("{base}/{}", task.id);
-                first_answer(201, &task, Some(location))
+                let (location, version, json) = tasks::create_task(transaction, owner, task)
+                    .await?
+                    .first(|cells| (format!("{base}/{}", cells.id), cells.version, cells.into_json()))?
+                    .ok_or(ApiError::Internal)?;
+                first_answer(201, version, json, Some(location))
             }
             KeyedWrite::Completion {
                 id,
                 change,
                 precondition,
             } => match tasks::set_completion_within(transaction, owner, id, change, &precondition).await? {
-                ChangeOutcome::Changed(task) => first_answer(200, &task, None),
+                ChangeOutcome::Changed(task) => first_answer(200, task.version, to_json(&task), None),
                 ChangeOutcome::NotFound => Err(ApiError::TaskNotFound),
                 ChangeOutcome::Stale(current) => Ok(KeyedOutcome::Stale(current)),
             },
@@ -124,15 +126,16 @@ impl KeyedWrite {
     }
 }
 
-fn first_answer(status: u16, task: &TaskRow, location: Option<String>) -> Result<KeyedOutcome, ApiError> {
+/// The answer to store: the task's JSON (`json`) and entity tag (`version`).
+fn first_answer(status: u16, version: i64, json: Vec<u8>, location: Option<String>) -> Result<KeyedOutcome, ApiError> {
     // The same bytes the first answer sends, so that every replay is byte for byte the same.
-    let body = String::from_utf8(to_json(task)).expect("task JSON is UTF-8");
+    let body = String::from_utf8(json).expect("task JSON is UTF-8");
     Ok(KeyedOutcome::Answer {
         answer: StoredAnswer {
             status,
             body,
             location,
-            etag: Some(etag_of(task.version)),
+            etag: Some(etag_of(version)),
         },
         replayed: false,
     })

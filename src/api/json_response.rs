@@ -49,6 +49,8 @@ impl<T: JsonBody + Send> IntoResponse for JsonResponse<T> {
 /// with its `Idempotency-Key` and sent byte for byte, the first time and on every replay.
 pub enum JsonAnswer<T> {
     Value(T),
+    /// `T`'s JSON, written from the row it was read from.
+    Written(Vec<u8>),
     Serialized(String),
 }
 
@@ -68,6 +70,7 @@ impl<T: JsonBody + Send> IntoResponse for JsonAnswer<T> {
     fn into_response(self) -> Response {
         match self {
             JsonAnswer::Value(value) => JsonResponse(value).into_response(),
+            JsonAnswer::Written(body) => json_answer(body),
             JsonAnswer::Serialized(body) => json_answer(body),
         }
     }

@@ -302,11 +302,19 @@ impl TaskOperations<'_> {
                 let keyed = keyed?;
                 let task = body.into_new_task(chrono::Utc::now())?;
                 let Some(keyed) = keyed else {
-                    let task = tasks::create_task(self.db, user, task).await?;
-                    let location = format!("{base}/{}", task.id);
-                    let etag = etag_of(task.version);
+                    // Written from the returned row's cells: no owned copy of the task's text.
+                    let (location, etag, json) = tasks::create_task(self.db, user, task)
+                        .await?
+                        .first(|cells| {
+                            (
+                                format!("{base}/{}", cells.id),
+                                etag_of(cells.version),
+                                cells.into_json(),
+                            )
+                        })?
+                        .ok_or(ApiError::Internal)?;
                     return Ok(CreateTaskResponse::Created(
-                        JsonAnswer::Value(task),
+                        JsonAnswer::Written(json),
                         location,
                         etag,
                         None,

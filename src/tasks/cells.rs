@@ -267,19 +267,23 @@ impl TaskRows {
         self
     }
 
+    /// `read` of the first row's cells; `None` when there are no rows.
+    pub fn first<T>(&self, read: impl FnOnce(TaskCells<'_>) -> T) -> Result<Option<T>, DbErr> {
+        self.rows
+            .first()
+            .map(|row| with_cells(row, &mut BinaryRows::default(), read))
+            .transpose()
+    }
+
     /// Calls `visit` with each row's cells, in order; stops at the first row that cannot be decoded.
     pub fn try_for_each(&self, mut visit: impl FnMut(TaskCells<'_>)) -> Result<(), DbErr> {
         if self.newest_first {
             return self.try_for_each_newest_first(visit);
         }
         let mut binary_rows = BinaryRows::default();
-        self.rows.iter().try_for_each(|row| {
-            match binary_rows.check(row) {
-                Some(row) => visit(read_binary_cells(row).map_err(query_error)?),
-                None => visit(TaskRow::from_query_result(row, "")?.cells()),
-            }
-            Ok(())
-        })
+        self.rows
+            .iter()
+            .try_for_each(|row| with_cells(row, &mut binary_rows, &mut visit))
     }
 
     /// Reads every row's cells once, sorts them by `(created_at, id)` descending and visits them.
@@ -314,4 +318,17 @@ impl TaskRows {
         cells.into_iter().for_each(visit);
         Ok(())
     }
+}
+
+/// Calls `use_cells` with `row`'s cells: read from its bytes when it is a checked binary row,
+/// else from a [`TaskRow`] decoded the general way (which lives only for the call).
+fn with_cells<T>(
+    row: &QueryResult,
+    binary_rows: &mut BinaryRows,
+    use_cells: impl FnOnce(TaskCells<'_>) -> T,
+) -> Result<T, DbErr> {
+    Ok(match binary_rows.check(row) {
+        Some(row) => use_cells(read_binary_cells(row).map_err(query_error)?),
+        None => use_cells(TaskRow::from_query_result(row, "")?.cells()),
+    })
 }

@@ -322,11 +322,7 @@ pub async fn list_tasks(db: &impl ConnectionTrait, owner: &AuthUser, query: &Tas
 
 /// The caller's task `id` (at most one row: `id` is unique).
 pub async fn find_task(db: &impl ConnectionTrait, owner: &AuthUser, id: i64) -> Result<Option<TaskRow>, DbErr> {
-    let mut found = None;
-    find_task_row(db, owner, id)
-        .await?
-        .try_for_each(|cells| found = Some(cells.to_row()))?;
-    Ok(found)
+    find_task_row(db, owner, id).await?.first(|cells| cells.to_row())
 }
 
 /// The caller's task `id` as the database answered it (no row, or one: `id` is unique), for an
@@ -375,7 +371,9 @@ fn tags_json(tags: &[String]) -> String {
 }
 
 #[tracing::instrument(skip_all, fields(user_id = owner.id()))]
-pub async fn create_task(db: &impl ConnectionTrait, owner: &AuthUser, task: NewTask) -> Result<TaskRow, DbErr> {
+/// The created task's row as the database returned it, for an answer written from its cells
+/// without owning its text.
+pub async fn create_task(db: &impl ConnectionTrait, owner: &AuthUser, task: NewTask) -> Result<TaskRows, DbErr> {
     // `RETURNING` the answered columns only, decoded by position: what `ActiveModel::insert`
     // returns (every column, through SeaORM's derived decoding) cost a tenth of a create. Every
     // column but the generated ones is always given, so the text is the same every time: it is
@@ -387,10 +385,8 @@ pub async fn create_task(db: &impl ConnectionTrait, owner: &AuthUser, task: NewT
         |backend| insert_returning_row(new_task_model(owner, NewTask::placeholder(), now()), backend),
         column_values(new_task_model(owner, task, now())),
     );
-    TaskRow::find_by_statement(statement)
-        .one(db)
-        .await?
-        .ok_or(DbErr::RecordNotInserted)
+    let row = db.query_one_raw(statement).await?.ok_or(DbErr::RecordNotInserted)?;
+    Ok(TaskRows::new(vec![row]))
 }
 
 /// The row a create inserts: every column but the generated `id` and `version`.
