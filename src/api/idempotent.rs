@@ -14,6 +14,7 @@ use crate::auth::AuthUser;
 use crate::db::{Db, DbTransaction};
 use crate::error::ApiError;
 use crate::idempotency::{self, Claim, Fingerprint, IdempotencyKey, StoredAnswer};
+use crate::tasks::cells::TaskRows;
 use crate::tasks::entity::TaskRow;
 use crate::tasks::{self, ChangeOutcome, CompletionChange, NewTask, Precondition};
 
@@ -107,11 +108,8 @@ impl KeyedWrite {
     async fn run(self, transaction: &DbTransaction, owner: &AuthUser) -> Result<KeyedOutcome, ApiError> {
         match self {
             KeyedWrite::Create { task, base } => {
-                let (location, version, json) = tasks::create_task(transaction, owner, task)
-                    .await?
-                    .first(|cells| (format!("{base}/{}", cells.id), cells.version, cells.into_json()))?
-                    .ok_or(ApiError::Internal)?;
-                first_answer(201, version, json, Some(location))
+                let created = CreatedTask::from_rows(tasks::create_task(transaction, owner, task).await?, &base)?;
+                first_answer(201, created.version, created.json, Some(created.location))
             }
             KeyedWrite::Completion {
                 id,
@@ -139,4 +137,23 @@ fn first_answer(status: u16, version: i64, json: Vec<u8>, location: Option<Strin
         },
         replayed: false,
     })
+}
+
+/// A created task's answer, written from the row the `INSERT` returned (no owned copy of its text).
+pub struct CreatedTask {
+    pub location: String,
+    pub version: i64,
+    pub json: Vec<u8>,
+}
+
+impl CreatedTask {
+    /// From the one row `tasks::create_task` returns; `base` is the collection's path.
+    pub fn from_rows(rows: TaskRows, base: &str) -> Result<CreatedTask, ApiError> {
+        rows.first(|cells| CreatedTask {
+            location: format!("{base}/{}", cells.id),
+            version: cells.version,
+            json: cells.into_json(),
+        })?
+        .ok_or(ApiError::Internal)
+    }
 }

@@ -45,13 +45,12 @@ impl<T: JsonBody + Send> IntoResponse for JsonResponse<T> {
     }
 }
 
-/// `T`'s JSON, either serialised now or already serialised: the answer of a keyed write, stored
-/// with its `Idempotency-Key` and sent byte for byte, the first time and on every replay.
+/// `T`'s JSON, either serialised now or already serialised: written from the row it was read
+/// from, or the answer of a keyed write, stored with its `Idempotency-Key` and sent byte for byte,
+/// the first time and on every replay.
 pub enum JsonAnswer<T> {
     Value(T),
-    /// `T`'s JSON, written from the row it was read from.
-    Written(Vec<u8>),
-    Serialized(String),
+    Serialized(Vec<u8>),
 }
 
 impl<T: JsonBody + Send> Payload for JsonAnswer<T> {
@@ -70,7 +69,6 @@ impl<T: JsonBody + Send> IntoResponse for JsonAnswer<T> {
     fn into_response(self) -> Response {
         match self {
             JsonAnswer::Value(value) => JsonResponse(value).into_response(),
-            JsonAnswer::Written(body) => json_answer(body),
             JsonAnswer::Serialized(body) => json_answer(body),
         }
     }

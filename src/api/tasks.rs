@@ -17,7 +17,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi, Tags};
 
 use super::conditional::{ListEtag, PreconditionFailedBody, etag_of, none_match_hits, precondition};
-use super::idempotent::{KeyedOutcome, KeyedRequest, KeyedWrite, run_once};
+use super::idempotent::{CreatedTask, KeyedOutcome, KeyedRequest, KeyedWrite, run_once};
 use super::json_body::{JsonBody, OptionalJsonBody};
 use super::json_response::{JsonAnswer, JsonResponse};
 use super::list_params::{Lenient, list_query};
@@ -302,21 +302,11 @@ impl TaskOperations<'_> {
                 let keyed = keyed?;
                 let task = body.into_new_task(chrono::Utc::now())?;
                 let Some(keyed) = keyed else {
-                    // Written from the returned row's cells: no owned copy of the task's text.
-                    let (location, etag, json) = tasks::create_task(self.db, user, task)
-                        .await?
-                        .first(|cells| {
-                            (
-                                format!("{base}/{}", cells.id),
-                                etag_of(cells.version),
-                                cells.into_json(),
-                            )
-                        })?
-                        .ok_or(ApiError::Internal)?;
+                    let created = CreatedTask::from_rows(tasks::create_task(self.db, user, task).await?, base)?;
                     return Ok(CreateTaskResponse::Created(
-                        JsonAnswer::Written(json),
-                        location,
-                        etag,
+                        JsonAnswer::Serialized(created.json),
+                        created.location,
+                        etag_of(created.version),
                         None,
                     ));
                 };
@@ -326,7 +316,7 @@ impl TaskOperations<'_> {
                 };
                 match run_once(self.db, user, keyed, self.idempotency_ttl, write).await? {
                     KeyedOutcome::Answer { answer, replayed } => Ok(CreateTaskResponse::Created(
-                        JsonAnswer::Serialized(answer.body),
+                        JsonAnswer::Serialized(answer.body.into_bytes()),
                         answer.location.unwrap_or_default(),
                         answer.etag.unwrap_or_default(),
                         replayed.then_some(true),
@@ -425,7 +415,7 @@ impl TaskOperations<'_> {
                 };
                 match run_once(self.db, user, keyed, self.idempotency_ttl, write).await? {
                     KeyedOutcome::Answer { answer, replayed } => Ok(CompletionResponse::Ok(
-                        JsonAnswer::Serialized(answer.body),
+                        JsonAnswer::Serialized(answer.body.into_bytes()),
                         answer.etag.unwrap_or_default(),
                         replayed.then_some(true),
                     )),

@@ -370,9 +370,9 @@ fn tags_json(tags: &[String]) -> String {
     serde_json::to_string(tags).unwrap_or_else(|_| "[]".to_owned())
 }
 
-#[tracing::instrument(skip_all, fields(user_id = owner.id()))]
 /// The created task's row as the database returned it, for an answer written from its cells
 /// without owning its text.
+#[tracing::instrument(skip_all, fields(user_id = owner.id()))]
 pub async fn create_task(db: &impl ConnectionTrait, owner: &AuthUser, task: NewTask) -> Result<TaskRows, DbErr> {
     // `RETURNING` the answered columns only, decoded by position: what `ActiveModel::insert`
     // returns (every column, through SeaORM's derived decoding) cost a tenth of a create. Every
