@@ -119,6 +119,9 @@ pub struct AuthSettings {
     pub algorithms: Vec<Algorithm>,
     /// Clock skew tolerated on `exp` and `nbf`.
     pub leeway_seconds: u64,
+    /// How many verified tokens are remembered, so that the same token's next request skips the
+    /// signature check (`VERIFIED_TOKEN_CACHE_SIZE`; 0 checks every request in full).
+    pub verified_token_cache_size: usize,
     pub issuer: Option<String>,
     pub audience: Option<String>,
     /// Better Auth's JWKS, for the tokens of its `jwt()` plugin.
@@ -208,6 +211,10 @@ impl Config {
         })
     }
 }
+
+/// `VERIFIED_TOKEN_CACHE_SIZE` when unset: a few thousand signed-in users' tokens, a few MiB at
+/// most (a Better Auth token is well under a kilobyte).
+const DEFAULT_VERIFIED_TOKEN_CACHE_SIZE: usize = 4096;
 
 /// `IDEMPOTENCY_TTL_HOURS` when unset: a day.
 pub const DEFAULT_IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -330,6 +337,7 @@ impl Vars<'_> {
             secret_is_ephemeral,
             algorithms: parse_algorithms(self.get("JWT_ALGORITHMS").as_deref().unwrap_or("HS256,HS384,HS512"))?,
             leeway_seconds: self.number("JWT_LEEWAY_SECONDS", 30u64)?,
+            verified_token_cache_size: self.number("VERIFIED_TOKEN_CACHE_SIZE", DEFAULT_VERIFIED_TOKEN_CACHE_SIZE)?,
             issuer: self.get("JWT_ISSUER"),
             audience: self.get("JWT_AUDIENCE"),
             jwks,
@@ -484,7 +492,18 @@ mod tests {
             vec![Algorithm::HS256, Algorithm::HS384, Algorithm::HS512]
         );
         assert_eq!(config.auth.leeway_seconds, 30);
+        assert_eq!(config.auth.verified_token_cache_size, 4096);
         assert_eq!(config.cors_origins.len(), 2);
+    }
+
+    #[test]
+    fn the_verified_token_cache_can_be_resized_or_turned_off() {
+        let off = config_from(&[("VERIFIED_TOKEN_CACHE_SIZE", "0")]).unwrap();
+        assert_eq!(off.auth.verified_token_cache_size, 0);
+        for bad in ["-1", "many", "1.5"] {
+            let err = config_from(&[("VERIFIED_TOKEN_CACHE_SIZE", bad)]).unwrap_err();
+            assert_eq!(err.variable, "VERIFIED_TOKEN_CACHE_SIZE", "{bad}");
+        }
     }
 
     #[test]

@@ -149,17 +149,50 @@ pub struct IdentityClaims {
     /// `user.id`, for tokens that nest the user.
     #[serde(default)]
     user: NestedUser,
+    /// `exp` and `nbf`, read again after jsonwebtoken has checked them: how long the verified
+    /// token may be taken without checking its signature again (see [`super::token_cache`]).
+    #[serde(default)]
+    exp: Seconds,
+    #[serde(default)]
+    nbf: Seconds,
+}
+
+/// A verified token's caller, and for how long the token stays acceptable.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Verified {
+    pub user: AuthUser,
+    /// `None` when `exp` could not be read back (jsonwebtoken has accepted it, so in practice
+    /// never): such a token is simply not remembered.
+    pub lifetime: Option<Lifetime>,
+}
+
+/// When a verified token is acceptable: its `exp` and `nbf` in seconds since the epoch, compared
+/// with the clock as jsonwebtoken compares them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lifetime {
+    pub expires_at: u64,
+    pub not_before: Option<u64>,
+}
+
+impl Lifetime {
+    /// jsonwebtoken refuses a token when `exp < now - leeway` or `nbf > now + leeway`.
+    pub fn holds_at(self, now: u64, leeway: u64) -> bool {
+        self.expires_at.saturating_add(leeway) >= now
+            && self.not_before.is_none_or(|nbf| nbf <= now.saturating_add(leeway))
+    }
 }
 
 /// The user id is the first non-empty string among `sub`, `user_id`, `userId`, `id`, `user.id`.
 /// Nothing else is kept: the service needs no personal data (an email would only risk a log line).
-pub fn identity_from_claims(claims: IdentityClaims) -> Result<AuthUser, AuthRejection> {
+pub fn identity_from_claims(claims: IdentityClaims) -> Result<Verified, AuthRejection> {
     let IdentityClaims {
         sub,
         user_id,
         user_id_camel,
         id,
         user: NestedUser(nested_id),
+        exp,
+        nbf,
     } = claims;
     let id = [sub, user_id, user_id_camel, id, nested_id]
         .into_iter()
@@ -168,7 +201,14 @@ pub fn identity_from_claims(claims: IdentityClaims) -> Result<AuthUser, AuthReje
     if id.chars().count() > MAX_USER_ID_CHARS || id.contains('\0') {
         return Err(AuthRejection::InvalidToken("its user id is not acceptable"));
     }
-    Ok(AuthUser { id })
+    let lifetime = exp.0.map(|expires_at| Lifetime {
+        expires_at,
+        not_before: nbf.0,
+    });
+    Ok(Verified {
+        user: AuthUser { id },
+        lifetime,
+    })
 }
 
 /// The `visit_*` methods of a visitor that reads past booleans, numbers, `null` and arrays,
@@ -239,6 +279,60 @@ impl<'de> Visitor<'de> for TextVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Text, A::Error> {
         IgnoredAny.visit_map(map).map(|_| Text(None))
+    }
+}
+
+/// A time claim in seconds since the epoch, coerced as jsonwebtoken coerces it (a fraction is
+/// rounded); `None` for anything it would not read as a time.
+#[derive(Debug, Default)]
+struct Seconds(Option<u64>);
+
+impl<'de> Deserialize<'de> for Seconds {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SecondsVisitor;
+
+        impl<'de> Visitor<'de> for SecondsVisitor {
+            type Value = Seconds;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str("any JSON value")
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, seconds: u64) -> Result<Seconds, E> {
+                Ok(Seconds(Some(seconds)))
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, seconds: i64) -> Result<Seconds, E> {
+                Ok(Seconds(u64::try_from(seconds).ok()))
+            }
+
+            fn visit_f64<E: serde::de::Error>(self, seconds: f64) -> Result<Seconds, E> {
+                let representable = seconds.is_finite() && (0.0..u64::MAX as f64).contains(&seconds);
+                Ok(Seconds(representable.then(|| seconds.round() as u64)))
+            }
+
+            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Seconds, E> {
+                Ok(Seconds(None))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Seconds, E> {
+                Ok(Seconds(None))
+            }
+
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Seconds, E> {
+                Ok(Seconds(None))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Seconds, A::Error> {
+                IgnoredAny.visit_seq(seq).map(|_| Seconds(None))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Seconds, A::Error> {
+                IgnoredAny.visit_map(map).map(|_| Seconds(None))
+            }
+        }
+
+        deserializer.deserialize_any(SecondsVisitor)
     }
 }
 
@@ -336,7 +430,7 @@ mod tests {
     fn the_user_id_comes_from_the_first_non_empty_id_claim() {
         let id_of = |claims: Value| {
             let claims: IdentityClaims = serde_json::from_value(claims).unwrap();
-            identity_from_claims(claims).map(|u| u.id().to_owned())
+            identity_from_claims(claims).map(|v| v.user.id().to_owned())
         };
         assert_eq!(id_of(json!({"sub": "a", "user_id": "b"})).unwrap(), "a");
         assert_eq!(id_of(json!({"sub": "", "user_id": "b"})).unwrap(), "b");
@@ -350,11 +444,65 @@ mod tests {
     }
 
     #[test]
+    fn the_lifetime_is_read_as_jsonwebtoken_reads_exp_and_nbf() {
+        let lifetime_of = |claims: Value| {
+            let claims: IdentityClaims = serde_json::from_value(claims).unwrap();
+            identity_from_claims(claims).unwrap().lifetime
+        };
+        let lifetime = |expires_at, not_before| Some(Lifetime { expires_at, not_before });
+        assert_eq!(lifetime_of(json!({"sub": "a", "exp": 100})), lifetime(100, None));
+        assert_eq!(
+            lifetime_of(json!({"sub": "a", "exp": 100, "nbf": 50})),
+            lifetime(100, Some(50))
+        );
+        assert_eq!(
+            lifetime_of(json!({"sub": "a", "exp": 99.5, "nbf": 49.4})),
+            lifetime(100, Some(49))
+        );
+        assert_eq!(
+            lifetime_of(json!({"sub": "a", "exp": 100, "nbf": "soon"})),
+            lifetime(100, None)
+        );
+        for exp in [
+            json!(-1),
+            json!("100"),
+            json!(null),
+            json!([100]),
+            json!({"at": 100}),
+            json!(1e300),
+        ] {
+            assert_eq!(lifetime_of(json!({"sub": "a", "exp": exp})), None, "{exp}");
+        }
+        assert_eq!(lifetime_of(json!({"sub": "a"})), None);
+    }
+
+    #[test]
+    fn a_lifetime_holds_within_exp_and_nbf_widened_by_the_leeway() {
+        let lifetime = Lifetime {
+            expires_at: 1_000,
+            not_before: Some(500),
+        };
+        assert!(lifetime.holds_at(1_000, 0));
+        assert!(!lifetime.holds_at(1_001, 0));
+        assert!(lifetime.holds_at(1_030, 30));
+        assert!(!lifetime.holds_at(1_031, 30));
+        assert!(lifetime.holds_at(500, 0));
+        assert!(!lifetime.holds_at(499, 0));
+        assert!(lifetime.holds_at(470, 30));
+        assert!(!lifetime.holds_at(469, 30));
+        let unbounded = Lifetime {
+            expires_at: u64::MAX,
+            not_before: None,
+        };
+        assert!(unbounded.holds_at(u64::MAX, u64::MAX));
+    }
+
+    #[test]
     fn claims_of_any_other_shape_are_read_past() {
         let id_of = |claims: &str| {
             let claims: IdentityClaims = serde_json::from_str(claims).map_err(|err| err.to_string())?;
             identity_from_claims(claims)
-                .map(|u| u.id().to_owned())
+                .map(|v| v.user.id().to_owned())
                 .map_err(|err| format!("{err:?}"))
         };
         let better_auth = r#"{"iat":1767225600,"name":"Ada","email":"ada@example.com","emailVerified":true,

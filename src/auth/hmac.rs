@@ -3,8 +3,7 @@
 
 use jsonwebtoken::{DecodingKey, Validation, decode};
 
-use super::AuthUser;
-use super::claims::{IdentityClaims, identity_from_claims, rejection_for, validation};
+use super::claims::{IdentityClaims, Verified, identity_from_claims, rejection_for, validation};
 use crate::config::{AuthSettings, Secret};
 use crate::error::AuthRejection;
 
@@ -29,7 +28,7 @@ impl HmacVerifier {
         }
     }
 
-    pub fn verify(&self, token: &str) -> Result<AuthUser, AuthRejection> {
+    pub fn verify(&self, token: &str) -> Result<Verified, AuthRejection> {
         let claims = decode::<IdentityClaims>(token, &self.key, &self.validation)
             .map_err(|err| rejection_for(err.kind()))?
             .claims;
@@ -40,6 +39,7 @@ impl HmacVerifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::AuthUser;
     use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
     use serde_json::{Value, json};
 
@@ -51,6 +51,7 @@ mod tests {
             secret_is_ephemeral: false,
             algorithms: vec![Algorithm::HS256, Algorithm::HS384, Algorithm::HS512],
             leeway_seconds: 30,
+            verified_token_cache_size: 0,
             issuer: None,
             audience: None,
             jwks: None,
@@ -70,7 +71,9 @@ mod tests {
     }
 
     fn verify_with(settings: AuthSettings, claims: Value) -> Result<AuthUser, AuthRejection> {
-        verifier(&settings).verify(&sign(Algorithm::HS256, SECRET, claims))
+        verifier(&settings)
+            .verify(&sign(Algorithm::HS256, SECRET, claims))
+            .map(|verified| verified.user)
     }
 
     fn verify(claims: Value) -> Result<AuthUser, AuthRejection> {
@@ -82,7 +85,7 @@ mod tests {
         let verifier = verifier(&settings());
         for alg in [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512] {
             let token = sign(alg, SECRET, json!({"sub": "u1", "exp": now() + 60}));
-            assert_eq!(verifier.verify(&token).unwrap().id(), "u1", "{alg:?}");
+            assert_eq!(verifier.verify(&token).unwrap().user.id(), "u1", "{alg:?}");
         }
     }
 

@@ -9,7 +9,7 @@
 //! out for an outage of ours).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
@@ -18,8 +18,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::claims::{IdentityClaims, RawHeader, identity_from_claims, rejection_for, validation};
-use super::{AuthFailure, AuthUser};
+use super::AuthFailure;
+use super::claims::{IdentityClaims, RawHeader, Verified, identity_from_claims, rejection_for, validation};
 use crate::config::JwksSettings;
 use crate::error::AuthRejection;
 
@@ -85,6 +85,9 @@ pub struct JwksVerifier {
     /// Whether the last fetch failed. Outside the mutex, so `/health` reads it even while a
     /// refresh is running.
     last_fetch_failed: AtomicBool,
+    /// Moves on with every key set fetched: a token verified under an earlier set is checked
+    /// again, so a key Better Auth has withdrawn stops being honoured at once.
+    key_set_generation: AtomicU64,
 }
 
 impl JwksVerifier {
@@ -106,7 +109,14 @@ impl JwksVerifier {
             keys: RwLock::new(None),
             refresh: tokio::sync::Mutex::new(RefreshState::default()),
             last_fetch_failed: AtomicBool::new(false),
+            key_set_generation: AtomicU64::new(0),
         }
+    }
+
+    /// Which key set is current; read before a verification, so that a set fetched during it
+    /// makes its result stale rather than current.
+    pub fn key_set_generation(&self) -> u64 {
+        self.key_set_generation.load(Ordering::Acquire)
     }
 
     pub fn url(&self) -> &str {
@@ -130,7 +140,7 @@ impl JwksVerifier {
             .clone()
     }
 
-    pub async fn verify(&self, token: &str, header: &RawHeader) -> Result<AuthUser, AuthFailure> {
+    pub async fn verify(&self, token: &str, header: &RawHeader) -> Result<Verified, AuthFailure> {
         let kid = header
             .kid
             .as_deref()
@@ -171,6 +181,7 @@ impl JwksVerifier {
             Ok(keys) => {
                 tracing::info!(url = %self.settings.url, keys = keys.keys.len(), "fetched the Better Auth key set");
                 *self.keys.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Arc::new(keys));
+                self.key_set_generation.fetch_add(1, Ordering::AcqRel);
                 self.last_fetch_failed.store(false, Ordering::Release);
             }
             Err(problem) => {

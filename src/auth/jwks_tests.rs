@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::auth::hmac::HmacVerifier;
-use crate::auth::{AuthFailure, TokenVerifier};
+use crate::auth::token_cache::VerifiedTokens;
+use crate::auth::{AuthFailure, AuthUser, TokenVerifier};
 use crate::config::{AuthSettings, Secret};
 
 #[path = "../../tests/api/keys.rs"]
@@ -63,6 +64,7 @@ fn verifier_with(jwks: &Value, issuer: Option<&str>, audience: Option<&str>) -> 
         secret_is_ephemeral: false,
         algorithms: vec![Algorithm::HS256],
         leeway_seconds: 30,
+        verified_token_cache_size: 0,
         issuer: None,
         audience: audience.map(str::to_owned),
         jwks: None,
@@ -74,6 +76,7 @@ fn verifier_with(jwks: &Value, issuer: Option<&str>, audience: Option<&str>) -> 
             audience.map(str::to_owned),
             jwks,
         )),
+        verified: VerifiedTokens::new(0, 30),
     }
 }
 

@@ -13,6 +13,7 @@ mod claims;
 mod hmac;
 pub mod jwks;
 mod token;
+mod token_cache;
 
 pub use token::{DEMO_USER_EMAIL, DEMO_USER_ID, mint_token};
 
@@ -21,9 +22,10 @@ use std::sync::Arc;
 use poem::Request;
 use poem_openapi::{SecurityScheme, auth::Bearer};
 
-use self::claims::RawHeader;
+use self::claims::{RawHeader, Verified};
 use self::hmac::HmacVerifier;
 use self::jwks::JwksVerifier;
+use self::token_cache::{VerifiedBy, VerifiedTokens};
 use crate::config::AuthSettings;
 use crate::error::{ApiError, AuthRejection};
 use crate::request_context::RequestContext;
@@ -62,10 +64,12 @@ impl From<AuthRejection> for AuthFailure {
     }
 }
 
-/// Routes each token to the one verifier its algorithm belongs to.
+/// Routes each token to the one verifier its algorithm belongs to, and remembers the tokens it
+/// has verified ([`token_cache`]).
 pub struct TokenVerifier {
     hmac: Option<HmacVerifier>,
     jwks: Option<JwksVerifier>,
+    verified: VerifiedTokens,
 }
 
 impl TokenVerifier {
@@ -79,12 +83,17 @@ impl TokenVerifier {
                 .jwks
                 .clone()
                 .map(|jwks| JwksVerifier::new(jwks, settings.leeway_seconds, settings.audience.clone())),
+            verified: VerifiedTokens::new(settings.verified_token_cache_size, settings.leeway_seconds),
         }
     }
 
     /// A verifier that accepts nothing: for generating the OpenAPI document.
     pub fn disabled() -> Self {
-        Self { hmac: None, jwks: None }
+        Self {
+            hmac: None,
+            jwks: None,
+            verified: VerifiedTokens::new(0, 0),
+        }
     }
 
     /// The JWKS path, when one is configured.
@@ -106,6 +115,19 @@ impl TokenVerifier {
     }
 
     pub async fn verify(&self, token: &str) -> Result<AuthUser, AuthFailure> {
+        let now = jsonwebtoken::get_current_timestamp();
+        // Read before the check: a key set fetched during it leaves its result stale.
+        let key_set = self.jwks.as_ref().map(JwksVerifier::key_set_generation);
+        if let Some(user) = self.verified.get(token, now, key_set) {
+            return Ok(user);
+        }
+        let (verified, by) = self.verify_in_full(token, key_set).await?;
+        self.verified.keep(token, &verified, by, now);
+        Ok(verified.user)
+    }
+
+    /// The token's signature and claims checked, with the key that verified it.
+    async fn verify_in_full(&self, token: &str, key_set: Option<u64>) -> Result<(Verified, VerifiedBy), AuthFailure> {
         use AuthRejection::InvalidToken;
         let header = RawHeader::parse(token)?;
         if header.names_its_own_key {
@@ -113,7 +135,7 @@ impl TokenVerifier {
         }
         match header.alg.as_str() {
             "HS256" | "HS384" | "HS512" => match &self.hmac {
-                Some(hmac) => Ok(hmac.verify(token)?),
+                Some(hmac) => Ok((hmac.verify(token)?, VerifiedBy::Secret)),
                 None => Err(InvalidToken("HMAC-signed tokens are not accepted (no BETTER_AUTH_SECRET)").into()),
             },
             "none" | "None" | "NONE" => Err(InvalidToken("unsigned tokens (`alg: none`) are never accepted").into()),
@@ -122,7 +144,10 @@ impl TokenVerifier {
             {
                 // Boxed: a key-set fetch may sit inside, and inline it would make every
                 // request's future (HMAC ones too) a kilobyte larger, moved at every layer.
-                Some(jwks) => Box::pin(jwks.verify(token, &header)).await,
+                Some(jwks) => {
+                    let verified = Box::pin(jwks.verify(token, &header)).await?;
+                    Ok((verified, VerifiedBy::KeySet(key_set.unwrap_or_default())))
+                }
                 None => Err(InvalidToken("asymmetric tokens are not accepted (no Better Auth JWKS configured)").into()),
             },
             _ => Err(InvalidToken("its signing algorithm is not accepted").into()),

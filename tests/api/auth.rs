@@ -131,6 +131,26 @@ async fn a_token_expired_within_the_leeway_is_accepted() {
 }
 
 #[tokio::test]
+async fn a_token_accepted_before_is_401_token_expired_once_it_expires() {
+    let app = spawn_app_with(&[("JWT_LEEWAY_SECONDS", "0")]).await;
+    let expires_at = now() + 2;
+    let token = sign(json!({"sub": "alice", "exp": expires_at}));
+    for _ in 0..2 {
+        assert_eq!(app.list_with_token(&token).await.status(), StatusCode::OK);
+    }
+    // Past `exp` (whole seconds: refused once the clock reads `exp + 1`).
+    while now() <= expires_at {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_error(
+        app.list_with_token(&token).await,
+        StatusCode::UNAUTHORIZED,
+        "token_expired",
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn a_token_without_exp_is_401() {
     let app = spawn_app().await;
     let token = sign(json!({"sub": "alice"}));

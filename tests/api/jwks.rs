@@ -130,6 +130,33 @@ async fn a_rotated_key_is_picked_up_without_a_restart() {
 }
 
 #[tokio::test]
+async fn a_withdrawn_key_stops_verifying_even_a_token_accepted_before() {
+    let old = TestKey::ed25519("old");
+    let (source, base) = KeySource::start(key_set(&[&old])).await;
+    let app = app_for(&base, &[("JWKS_MIN_REFRESH_SECONDS", "0")]).await;
+    let accepted_before = old.sign(&better_auth_claims(&base, "u"));
+    for _ in 0..2 {
+        assert_eq!(app.list_with_token(&accepted_before).await.status(), StatusCode::OK);
+    }
+
+    // Better Auth rotates the old key out; a token under the new key fetches the new set.
+    let new = TestKey::ed25519("new");
+    *source.keys.lock().unwrap() = key_set(&[&new]);
+    assert_eq!(
+        app.list_with_token(&new.sign(&better_auth_claims(&base, "u")))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_error(
+        app.list_with_token(&accepted_before).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn a_flood_of_unknown_kids_fetches_the_key_set_at_most_once_per_interval() {
     let key = TestKey::ed25519("k1");
     let (source, base) = KeySource::start(key_set(&[&key])).await;
