@@ -13,6 +13,7 @@ mod m20261129_000002_task_details;
 mod m20261129_000003_key_by_user;
 mod m20261129_000004_task_version;
 mod m20261129_000005_idempotency_keys;
+mod m20261206_000001_sparse_detail_indexes;
 pub mod search_fold;
 
 /// Every migration of the service, oldest first.
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000003_key_by_user::Migration),
             Box::new(m20261129_000004_task_version::Migration),
             Box::new(m20261129_000005_idempotency_keys::Migration),
+            Box::new(m20261206_000001_sparse_detail_indexes::Migration),
         ]
     }
 }

@@ -4,7 +4,8 @@
 //! from here while its own `exp` and `nbf` hold, as jsonwebtoken would judge them now.
 //!
 //! Only successes are kept, under the token's exact text: a different token, however alike, is
-//! verified in full. Nothing here widens what is accepted:
+//! verified in full (and the map's hash is seeded at random per process, so a forged token's
+//! lookup tells nothing about the tokens kept). Nothing here widens what is accepted:
 //! - the secret and the validation rules are fixed for the life of the process;
 //! - a token verified against Better Auth's key set is kept with the set's generation, and is
 //!   checked in full again once another set has been fetched (a withdrawn key stops counting).

@@ -9,7 +9,7 @@ use todo_api::db::{self, Db};
 use crate::helpers::{PostgresTestDatabase, fresh_database, postgres_for};
 
 /// How many migrations the service has.
-const MIGRATIONS: i64 = 6;
+const MIGRATIONS: i64 = 7;
 
 pub fn config_for(url: &str) -> Config {
     let vars = HashMap::from([("DATABASE_URL".to_owned(), url.to_owned())]);
@@ -34,6 +34,39 @@ async fn migrating_twice_is_a_no_op() {
         .unwrap()
         .unwrap();
     assert_eq!(applied.try_get::<i64>("", "n").unwrap(), MIGRATIONS);
+}
+
+#[tokio::test]
+async fn the_due_date_and_parent_indexes_hold_only_the_tasks_that_have_one() {
+    let (url, _guard) = fresh_database().await;
+    let db = db::connect(&config_for(&url).database).await.unwrap();
+    db::migrate(&Db::new(db.clone(), true)).await.unwrap();
+
+    let backend = db.get_database_backend();
+    let definition_query = match backend {
+        DbBackend::Postgres => "SELECT indexdef AS definition FROM pg_indexes WHERE indexname = $1",
+        _ => "SELECT sql AS definition FROM sqlite_master WHERE type = 'index' AND name = $1",
+    };
+    for (index, column) in [
+        ("idx_tasks_user_id_due_at", "due_at"),
+        ("idx_tasks_user_id_parent_task_id", "parent_task_id"),
+    ] {
+        let row = db
+            .query_one_raw(Statement::from_sql_and_values(
+                backend,
+                definition_query,
+                [index.into()],
+            ))
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{index} exists"));
+        let definition = row.try_get::<String>("", "definition").unwrap().replace('"', "");
+        assert!(
+            definition.contains(&format!("WHERE ({column} IS NOT NULL)"))
+                || definition.contains(&format!("WHERE {column} IS NOT NULL")),
+            "{definition}"
+        );
+    }
 }
 
 #[tokio::test]
