@@ -99,31 +99,26 @@ async fn a_token_from_another_issuer_is_401_even_with_a_published_key() {
     .await;
 }
 
+/// The status of a list with a fresh token for user `u`, signed by `key`.
+async fn list_status_signed_by(app: &TestApp, key: &TestKey, base: &str) -> StatusCode {
+    app.list_with_token(&key.sign(&better_auth_claims(base, "u")))
+        .await
+        .status()
+}
+
 #[tokio::test]
 async fn a_rotated_key_is_picked_up_without_a_restart() {
     let old = TestKey::ed25519("old");
     let (source, base) = KeySource::start(key_set(&[&old])).await;
     let app = app_for(&base, &[("JWKS_MIN_REFRESH_SECONDS", "0")]).await;
-    assert_eq!(
-        app.list_with_token(&old.sign(&better_auth_claims(&base, "u")))
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    assert_eq!(list_status_signed_by(&app, &old, &base).await, StatusCode::OK);
 
     let new = TestKey::ed25519("new");
     *source.keys.lock().unwrap() = key_set(&[&new, &old]);
 
+    assert_eq!(list_status_signed_by(&app, &new, &base).await, StatusCode::OK);
     assert_eq!(
-        app.list_with_token(&new.sign(&better_auth_claims(&base, "u")))
-            .await
-            .status(),
-        StatusCode::OK
-    );
-    assert_eq!(
-        app.list_with_token(&old.sign(&better_auth_claims(&base, "u")))
-            .await
-            .status(),
+        list_status_signed_by(&app, &old, &base).await,
         StatusCode::OK,
         "grace period"
     );
@@ -142,12 +137,7 @@ async fn a_withdrawn_key_stops_verifying_even_a_token_accepted_before() {
     // Better Auth rotates the old key out; a token under the new key fetches the new set.
     let new = TestKey::ed25519("new");
     *source.keys.lock().unwrap() = key_set(&[&new]);
-    assert_eq!(
-        app.list_with_token(&new.sign(&better_auth_claims(&base, "u")))
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    assert_eq!(list_status_signed_by(&app, &new, &base).await, StatusCode::OK);
     assert_error(
         app.list_with_token(&accepted_before).await,
         StatusCode::UNAUTHORIZED,
