@@ -152,9 +152,9 @@ pub struct IdentityClaims {
     /// `exp` and `nbf`, read again after jsonwebtoken has checked them: how long the verified
     /// token may be taken without checking its signature again (see [`super::token_cache`]).
     #[serde(default)]
-    exp: Seconds,
+    exp: Option<Value>,
     #[serde(default)]
-    nbf: Seconds,
+    nbf: Option<Value>,
 }
 
 /// A verified token's caller, and for how long the token stays acceptable.
@@ -201,9 +201,9 @@ pub fn identity_from_claims(claims: IdentityClaims) -> Result<Verified, AuthReje
     if id.chars().count() > MAX_USER_ID_CHARS || id.contains('\0') {
         return Err(AuthRejection::InvalidToken("its user id is not acceptable"));
     }
-    let lifetime = exp.0.map(|expires_at| Lifetime {
+    let lifetime = seconds(exp).map(|expires_at| Lifetime {
         expires_at,
-        not_before: nbf.0,
+        not_before: seconds(nbf),
     });
     Ok(Verified {
         user: AuthUser { id },
@@ -283,57 +283,15 @@ impl<'de> Visitor<'de> for TextVisitor {
 }
 
 /// A time claim in seconds since the epoch, coerced as jsonwebtoken coerces it (a fraction is
-/// rounded); `None` for anything it would not read as a time.
-#[derive(Debug, Default)]
-struct Seconds(Option<u64>);
-
-impl<'de> Deserialize<'de> for Seconds {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct SecondsVisitor;
-
-        impl<'de> Visitor<'de> for SecondsVisitor {
-            type Value = Seconds;
-
-            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
-                formatter.write_str("any JSON value")
-            }
-
-            fn visit_u64<E: serde::de::Error>(self, seconds: u64) -> Result<Seconds, E> {
-                Ok(Seconds(Some(seconds)))
-            }
-
-            fn visit_i64<E: serde::de::Error>(self, seconds: i64) -> Result<Seconds, E> {
-                Ok(Seconds(u64::try_from(seconds).ok()))
-            }
-
-            fn visit_f64<E: serde::de::Error>(self, seconds: f64) -> Result<Seconds, E> {
-                let representable = seconds.is_finite() && (0.0..u64::MAX as f64).contains(&seconds);
-                Ok(Seconds(representable.then(|| seconds.round() as u64)))
-            }
-
-            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Seconds, E> {
-                Ok(Seconds(None))
-            }
-
-            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Seconds, E> {
-                Ok(Seconds(None))
-            }
-
-            fn visit_unit<E: serde::de::Error>(self) -> Result<Seconds, E> {
-                Ok(Seconds(None))
-            }
-
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Seconds, A::Error> {
-                IgnoredAny.visit_seq(seq).map(|_| Seconds(None))
-            }
-
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Seconds, A::Error> {
-                IgnoredAny.visit_map(map).map(|_| Seconds(None))
-            }
-        }
-
-        deserializer.deserialize_any(SecondsVisitor)
-    }
+/// rounded); `None` for anything it would not read as a time. Read through a JSON value: a number
+/// costs no allocation, and nothing but a number is expected here.
+fn seconds(claim: Option<Value>) -> Option<u64> {
+    let claim = claim?;
+    claim.as_u64().or_else(|| {
+        let seconds = claim.as_f64()?;
+        let representable = seconds.is_finite() && (0.0..u64::MAX as f64).contains(&seconds);
+        representable.then(|| seconds.round() as u64)
+    })
 }
 
 /// The `id` inside a `user` claim that is an object; `None` when the claim is anything else.
