@@ -134,8 +134,11 @@ impl TokenVerifier {
             return Err(InvalidToken("it names its own key (`jku`, `x5u` or `jwk`), which is never trusted").into());
         }
         match header.alg.as_str() {
-            "HS256" | "HS384" | "HS512" => match &self.hmac {
-                Some(hmac) => Ok((hmac.verify(token)?, VerifiedBy::Secret)),
+            alg @ ("HS256" | "HS384" | "HS512") => match &self.hmac {
+                Some(hmac) => {
+                    let alg = alg.parse().expect("jsonwebtoken knows the HMAC algorithms");
+                    Ok((hmac.verify(token, alg)?, VerifiedBy::Secret))
+                }
                 None => Err(InvalidToken("HMAC-signed tokens are not accepted (no BETTER_AUTH_SECRET)").into()),
             },
             "none" | "None" | "NONE" => Err(InvalidToken("unsigned tokens (`alg: none`) are never accepted").into()),
