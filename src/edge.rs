@@ -74,7 +74,10 @@ pub struct EdgeEndpoint<E> {
 impl<E: Endpoint> Endpoint for EdgeEndpoint<E> {
     type Output = Response;
 
-    async fn call(&self, mut req: Request) -> Result<Self::Output> {
+    // Not an `async fn`: what can be done before the first await is done here, and the request is
+    // moved once, into the boxed future that answers it ([`EdgeEndpoint::start`]). The future
+    // returned holds only the bookkeeping, so it is small wherever it is moved (hyper boxes it).
+    fn call(&self, mut req: Request) -> impl Future<Output = Result<Response>> + Send {
         let started = Instant::now();
         let id = request_id(&req);
         let method = req.method().clone();
@@ -87,67 +90,83 @@ impl<E: Endpoint> Endpoint for EdgeEndpoint<E> {
         // A preflight from an allowed origin is answered here: it carries no token.
         let preflight_origin = origin.clone().filter(|_| cors::is_preflight(&req));
         let answered_preflight = preflight_origin.is_some();
+        let answer = match preflight_origin {
+            Some(origin) => Answer::Ready(cors::preflight_response(origin)),
+            None => self.start(req),
+        };
 
         let span = tracing::info_span!("request", request_id = id.to_str().unwrap_or_default());
-        let (mut resp, route) = async {
-            let resp = match preflight_origin {
-                Some(origin) => cors::preflight_response(origin),
-                None => self.answer(req).await,
-            };
-            let status = resp.status();
-            let latency = started.elapsed();
-            let operation = resp.data::<OperationId>().map(|id| id.0);
-            let route = routes().route_of(operation, uri.path());
-            let user_id = context.user_id().unwrap_or("-");
-            let latency_ms = latency.as_secs_f64() * 1000.0;
-            if status.is_server_error() {
-                tracing::warn!(%method, route, status = status.as_u16(), latency_ms, user_id, "request");
-            } else {
-                tracing::info!(%method, route, status = status.as_u16(), latency_ms, user_id, "request");
+        async move {
+            let (mut resp, route) = async {
+                let resp = match answer {
+                    Answer::Ready(resp) => resp,
+                    Answer::Running(running) => self.within_time(running).await,
+                };
+                let status = resp.status();
+                let latency = started.elapsed();
+                let operation = resp.data::<OperationId>().map(|id| id.0);
+                let route = routes().route_of(operation, uri.path());
+                let user_id = context.user_id().unwrap_or("-");
+                let latency_ms = latency.as_secs_f64() * 1000.0;
+                if status.is_server_error() {
+                    tracing::warn!(%method, route, status = status.as_u16(), latency_ms, user_id, "request");
+                } else {
+                    tracing::info!(%method, route, status = status.as_u16(), latency_ms, user_id, "request");
+                }
+                self.metrics.record_request(route, &method, status.as_u16(), latency);
+                if status == StatusCode::UNAUTHORIZED {
+                    // The checker records why a sent token failed; no record means none was sent.
+                    self.metrics
+                        .record_auth_failure(context.auth_failure().unwrap_or(AuthRejection::MissingToken));
+                }
+                (resp, route)
             }
-            self.metrics.record_request(route, &method, status.as_u16(), latency);
-            if status == StatusCode::UNAUTHORIZED {
-                // The checker records why a sent token failed; no record means none was sent.
-                self.metrics
-                    .record_auth_failure(context.auth_failure().unwrap_or(AuthRejection::MissingToken));
-            }
-            (resp, route)
-        }
-        .instrument(span)
-        .await;
+            .instrument(span)
+            .await;
 
-        let method_not_allowed = resp.status() == StatusCode::METHOD_NOT_ALLOWED;
-        let headers = resp.headers_mut();
-        headers.insert(REQUEST_ID_HEADER, id);
-        headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-        if method_not_allowed && let Some(allow) = routes().allow(route) {
-            headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+            let method_not_allowed = resp.status() == StatusCode::METHOD_NOT_ALLOWED;
+            let headers = resp.headers_mut();
+            headers.insert(REQUEST_ID_HEADER, id);
+            headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+            if method_not_allowed && let Some(allow) = routes().allow(route) {
+                headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+            }
+            if route.starts_with("/api/") {
+                // Task data is per user: no shared or browser cache may keep it.
+                headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            }
+            if !answered_preflight {
+                cors::add_response_headers(headers, origin);
+            }
+            if self.drain.is_draining() {
+                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            Ok(resp)
         }
-        if route.starts_with("/api/") {
-            // Task data is per user: no shared or browser cache may keep it.
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        }
-        if !answered_preflight {
-            cors::add_response_headers(headers, origin);
-        }
-        if self.drain.is_draining() {
-            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
-        }
-        Ok(resp)
     }
 }
 
+/// A request's answer as [`EdgeEndpoint::start`] leaves it: known already, or on its way.
+enum Answer<F> {
+    Ready(Response),
+    Running(CatchPanic<F>),
+}
+
 impl<E: Endpoint> EdgeEndpoint<E> {
-    /// Everything between the edge's bookkeeping and the routes: the answer, whatever happens.
-    async fn answer(&self, mut req: Request) -> Response {
+    /// The checks that need no waiting, then the body and the routes, boxed: their future is
+    /// large, and it is built once in place of being moved at every step outward.
+    fn start(&self, mut req: Request) -> Answer<impl Future<Output = Response> + Send + '_> {
         normalize_path(&mut req);
         if let Err(err) = check_header_size(&req) {
-            return err.as_response();
+            return Answer::Ready(err.as_response());
         }
-        // Boxed: the future of the routes and operations is large, and it is moved once here
-        // instead of at every step outward.
-        let guarded = CatchPanic(Box::pin(self.call_inner(req)));
-        match tokio::time::timeout(self.request_timeout, guarded).await {
+        Answer::Running(CatchPanic(Box::pin(self.call_inner(req))))
+    }
+
+    /// The answer within the request timeout, whatever happens: a panic is a 500, the time
+    /// running out a 503.
+    async fn within_time<F: Future<Output = Response>>(&self, running: CatchPanic<F>) -> Response {
+        match tokio::time::timeout(self.request_timeout, running).await {
             Ok(Ok(resp)) => resp,
             Ok(Err(_panic)) => {
                 tracing::error!("a request handler panicked");

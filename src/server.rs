@@ -156,7 +156,12 @@ impl<E: Endpoint + 'static> Connection<E> {
             let request = Request::from((request, local.clone(), remote.clone(), Scheme::HTTP));
             let endpoint = endpoint.clone();
             async move {
-                let response = endpoint.get_response(request).await.into_response();
+                // The endpoint's own `call`: `get_response` and `Arc`'s `Endpoint` each wrap its
+                // future in one more, which moved the request once more.
+                let response = match E::call(&endpoint, request).await {
+                    Ok(response) => response.into_response(),
+                    Err(err) => err.into_response(),
+                };
                 Ok::<_, Infallible>(hyper::Response::from(response))
             }
         });

@@ -69,15 +69,24 @@ impl Endpoint for Methods {
     }
 }
 
+impl Operations {
+    /// The route table, with `req` made ready for it: what `OpenApiService`'s endpoint does
+    /// before its routes. The `Query` extractors read the decoded pairs from the request (and
+    /// panic when they are missing), so every request gets them.
+    pub fn route_for(&self, req: &mut Request) -> &Route {
+        let pairs: Vec<(String, String)> = req.params().unwrap_or_default();
+        req.extensions_mut().insert(UrlQuery(pairs));
+        &self.0
+    }
+}
+
 impl Endpoint for Operations {
     type Output = Response;
 
-    async fn call(&self, mut req: Request) -> Result<Response> {
-        // What `OpenApiService`'s endpoint does before its routes: the `Query` extractors read the
-        // decoded pairs from here (and panic when they are missing), so every request gets them.
-        let pairs: Vec<(String, String)> = req.params().unwrap_or_default();
-        req.extensions_mut().insert(UrlQuery(pairs));
-        self.0.call(req).await
+    // Not an `async fn`: the route table's own future is the answer, so the request is moved into
+    // it directly instead of into one more future around it.
+    fn call(&self, mut req: Request) -> impl Future<Output = Result<Response>> + Send {
+        self.route_for(&mut req).call(req)
     }
 }
 
