@@ -35,7 +35,7 @@ pub fn build_app(
         .at("/openapi.yaml", api.spec_endpoint_yaml());
     let metrics_here = config.metrics_addr.is_none();
     if metrics_here {
-        beside = beside.at("/metrics", metrics_route(db.clone(), metrics.clone()));
+        beside = beside.at("/metrics", metrics_route(db.clone(), metrics.clone(), verifier.clone()));
     }
     let routes = Dispatch {
         api: Operations::new(apis()),
@@ -92,13 +92,13 @@ impl Endpoint for Dispatch {
 pub type AppEndpoint = EdgeEndpoint<Dispatch>;
 
 /// `/metrics` alone, for the separate listener of `METRICS_ADDR`.
-pub fn metrics_app(db: Db, metrics: Arc<Metrics>) -> Route {
-    Route::new().at("/metrics", metrics_route(db, metrics))
+pub fn metrics_app(db: Db, metrics: Arc<Metrics>, verifier: Arc<TokenVerifier>) -> Route {
+    Route::new().at("/metrics", metrics_route(db, metrics, verifier))
 }
 
 /// `GET /metrics` with what it reads (only this route carries them: the API's requests need not).
-fn metrics_route(db: Db, metrics: Arc<Metrics>) -> impl Endpoint + 'static {
-    get(metrics_endpoint).data(metrics).data(db)
+fn metrics_route(db: Db, metrics: Arc<Metrics>, verifier: Arc<TokenVerifier>) -> impl Endpoint + 'static {
+    get(metrics_endpoint).data(metrics).data(db).data(verifier)
 }
 
 /// The OpenAPI document as served, without a database (for `todo-api spec` and the contract test).

@@ -1,5 +1,6 @@
 //! Prometheus metrics: request counts and latency histograms by route and status, database pool
-//! usage, and authentication failures by reason. Rendered by hand in the text exposition format:
+//! usage, authentication failures by reason, and how often a token verified before answered.
+//! Rendered by hand in the text exposition format:
 //! a handful of series does not need a metrics framework.
 
 use crate::error::AuthRejection;
@@ -13,6 +14,7 @@ use poem::http::Method;
 use poem::web::Data;
 use poem::{IntoResponse, Response, handler};
 
+use crate::auth::{CacheLookups, TokenVerifier};
 use crate::db::Db;
 
 /// Upper bounds of the latency histogram, in seconds.
@@ -53,8 +55,8 @@ impl Metrics {
         self.auth_failures[rejection.kind_index()].fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The text exposition of every series, plus the pool gauges.
-    pub fn render(&self, pool: PoolUsage) -> String {
+    /// The text exposition of every series, plus the pool gauges and the verified-token lookups.
+    pub fn render(&self, pool: PoolUsage, tokens: CacheLookups) -> String {
         let mut out = String::new();
         let requests = self.requests.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
 
@@ -106,6 +108,15 @@ impl Metrics {
                 count.load(Ordering::Relaxed)
             );
         }
+
+        out.push_str(
+            "# HELP verified_token_cache_lookups_total Bearer tokens looked up among those verified \
+             before: answered from there (hit) or checked in full (miss).\n",
+        );
+        out.push_str("# TYPE verified_token_cache_lookups_total counter\n");
+        let CacheLookups { hits, misses } = tokens;
+        let _ = writeln!(out, "verified_token_cache_lookups_total{{result=\"hit\"}} {hits}");
+        let _ = writeln!(out, "verified_token_cache_lookups_total{{result=\"miss\"}} {misses}");
 
         let PoolUsage { open, idle, max } = pool;
         out.push_str("# HELP db_pool_connections Open database connections, by state.\n");
@@ -159,9 +170,13 @@ impl PoolUsage {
 
 /// `GET /metrics`.
 #[handler]
-pub fn metrics_endpoint(metrics: Data<&std::sync::Arc<Metrics>>, db: Data<&Db>) -> Response {
+pub fn metrics_endpoint(
+    metrics: Data<&std::sync::Arc<Metrics>>,
+    db: Data<&Db>,
+    verifier: Data<&std::sync::Arc<TokenVerifier>>,
+) -> Response {
     metrics
-        .render(PoolUsage::of(db.0))
+        .render(PoolUsage::of(db.0), verifier.cache_lookups())
         .with_content_type("text/plain; version=0.0.4; charset=utf-8")
         .into_response()
 }
@@ -177,11 +192,14 @@ mod tests {
         metrics.record_request("/api/tasks", &Method::GET, 200, Duration::from_millis(30));
         metrics.record_auth_failure(AuthRejection::Expired);
 
-        let text = metrics.render(PoolUsage {
-            open: 3,
-            idle: 1,
-            max: 10,
-        });
+        let text = metrics.render(
+            PoolUsage {
+                open: 3,
+                idle: 1,
+                max: 10,
+            },
+            CacheLookups { hits: 5, misses: 2 },
+        );
 
         assert!(text.contains("http_requests_total{route=\"/api/tasks\",method=\"GET\",status=\"200\"} 2\n"));
         let bucket = |le: &str| {
@@ -197,5 +215,7 @@ mod tests {
         assert!(text.contains("auth_failures_total{reason=\"missing_token\"} 0\n"));
         assert!(text.contains("db_pool_connections{state=\"in_use\"} 2\n"));
         assert!(text.contains("db_pool_max_connections 10\n"));
+        assert!(text.contains("verified_token_cache_lookups_total{result=\"hit\"} 5\n"));
+        assert!(text.contains("verified_token_cache_lookups_total{result=\"miss\"} 2\n"));
     }
 }

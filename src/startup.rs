@@ -81,11 +81,12 @@ impl Application {
         let key_sweeper = crate::idempotency::spawn_sweeper(db.clone());
         let metrics = Arc::new(Metrics::default());
         let drain = Drain::default();
-        let endpoint = build_app(db.clone(), config, verifier, metrics.clone(), drain.clone());
+        let endpoint = build_app(db.clone(), config, verifier.clone(), metrics.clone(), drain.clone());
         let server = bind(&format!("{}:{}", config.host, config.port), timeouts, endpoint).await?;
         let metrics_server = match config.metrics_addr {
             Some(metrics_addr) => {
-                Some(bind(&metrics_addr.to_string(), timeouts, metrics_app(db.clone(), metrics)).await?)
+                let metrics_only = metrics_app(db.clone(), metrics, verifier);
+                Some(bind(&metrics_addr.to_string(), timeouts, metrics_only).await?)
             }
             None => None,
         };

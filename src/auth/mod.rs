@@ -25,6 +25,7 @@ use poem_openapi::{SecurityScheme, auth::Bearer};
 use self::claims::{RawHeader, Verified};
 use self::hmac::HmacVerifier;
 use self::jwks::JwksVerifier;
+pub use self::token_cache::CacheLookups;
 use self::token_cache::{VerifiedBy, VerifiedTokens};
 use crate::config::AuthSettings;
 use crate::error::{ApiError, AuthRejection};
@@ -94,6 +95,11 @@ impl TokenVerifier {
             jwks: None,
             verified: VerifiedTokens::new(0, 0),
         }
+    }
+
+    /// How the lookups among the tokens verified before went, for `/metrics`.
+    pub fn cache_lookups(&self) -> CacheLookups {
+        self.verified.lookups()
     }
 
     /// The JWKS path, when one is configured.

@@ -15,6 +15,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::AuthUser;
 use super::claims::{Lifetime, Verified};
@@ -50,6 +51,23 @@ pub struct VerifiedTokens {
     capacity: usize,
     leeway_seconds: u64,
     kept: Mutex<HashMap<Box<str>, Kept>>,
+    lookups: Lookups,
+}
+
+/// How the lookups went, for `/metrics`: how much of the traffic the map answers.
+#[derive(Default)]
+struct Lookups {
+    answered: AtomicU64,
+    not_answered: AtomicU64,
+}
+
+/// The lookups so far: tokens answered from the map (`hits`), and tokens checked in full
+/// (`misses`: seen for the first time, expired, verified with a replaced key set, refused, or
+/// every token when the map is turned off).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheLookups {
+    pub hits: u64,
+    pub misses: u64,
 }
 
 impl VerifiedTokens {
@@ -58,12 +76,31 @@ impl VerifiedTokens {
             capacity,
             leeway_seconds,
             kept: Mutex::new(HashMap::new()),
+            lookups: Lookups::default(),
+        }
+    }
+
+    /// The lookups counted since start-up.
+    pub fn lookups(&self) -> CacheLookups {
+        CacheLookups {
+            hits: self.lookups.answered.load(Ordering::Relaxed),
+            misses: self.lookups.not_answered.load(Ordering::Relaxed),
         }
     }
 
     /// The caller of `token` when it was verified before and still holds at `now` (seconds since
     /// the epoch); `key_set` is the current generation of Better Auth's key set, if one is used.
     pub fn get(&self, token: &str, now: u64, key_set: Option<u64>) -> Option<AuthUser> {
+        let answer = self.look_up(token, now, key_set);
+        let counter = match answer {
+            Some(_) => &self.lookups.answered,
+            None => &self.lookups.not_answered,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        answer
+    }
+
+    fn look_up(&self, token: &str, now: u64, key_set: Option<u64>) -> Option<AuthUser> {
         if self.capacity == 0 {
             return None;
         }
@@ -217,5 +254,22 @@ mod tests {
         };
         cache.keep("t1", &without_exp, VerifiedBy::Secret, NOW);
         assert_eq!(cache.len(), 0);
+    }
+
+    #[test]
+    fn every_lookup_is_counted_as_answered_or_not() {
+        let cache = VerifiedTokens::new(10, LEEWAY);
+        assert_eq!(cache.lookups(), CacheLookups { hits: 0, misses: 0 });
+        assert_eq!(user_of(&cache, "t1", NOW, None), None);
+        cache.keep("t1", &verified("alice", NOW + 60, None), VerifiedBy::Secret, NOW);
+        user_of(&cache, "t1", NOW, None);
+        user_of(&cache, "t1", NOW + 1, None);
+        user_of(&cache, "forged", NOW, None);
+        user_of(&cache, "t1", NOW + 61 + LEEWAY, None);
+        assert_eq!(cache.lookups(), CacheLookups { hits: 2, misses: 3 });
+
+        let off = VerifiedTokens::new(0, LEEWAY);
+        user_of(&off, "t1", NOW, None);
+        assert_eq!(off.lookups(), CacheLookups { hits: 0, misses: 1 });
     }
 }

@@ -84,6 +84,39 @@ async fn metrics_count_requests_by_route_and_status_and_auth_failures_by_reason(
 }
 
 #[tokio::test]
+async fn metrics_count_the_tokens_answered_from_those_verified_before() {
+    let app = spawn_app().await;
+    let alice = token_for("alice");
+    for _ in 0..3 {
+        assert_eq!(app.list_with_token(&alice).await.status(), StatusCode::OK);
+    }
+    let forged = crate::helpers::sign_with(
+        jsonwebtoken::Algorithm::HS256,
+        "another-secret-of-enough-length",
+        serde_json::json!({"sub": "alice", "exp": 4102444800u64}),
+    );
+    assert_eq!(app.list_with_token(&forged).await.status(), StatusCode::UNAUTHORIZED);
+    app.anonymous(Method::GET, "/api/tasks").send().await.unwrap();
+
+    let text = app
+        .anonymous(Method::GET, "/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // The first use of alice's token and the forged one were checked in full; a request without
+    // a token looks nothing up.
+    for line in [
+        r#"verified_token_cache_lookups_total{result="hit"} 2"#,
+        r#"verified_token_cache_lookups_total{result="miss"} 2"#,
+    ] {
+        assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+    }
+}
+
+#[tokio::test]
 async fn metrics_move_to_their_own_listener_when_metrics_addr_is_set() {
     let app = spawn_app_with(&[("METRICS_ADDR", "127.0.0.1:0")]).await;
     app.list_tasks("alice", "").await;
