@@ -34,6 +34,17 @@ impl Operations {
         });
         Operations(route)
     }
+
+    /// The route table, with `req` made ready for it: what `OpenApiService`'s endpoint does
+    /// before its routes. The `Query` extractors read the decoded pairs from the request (and
+    /// panic when they are missing), so every request gets them. Not an `Endpoint` of its own:
+    /// the caller calls the table, so the request is moved into the table's future directly
+    /// instead of into one more future around it.
+    pub fn route_for(&self, req: &mut Request) -> &Route {
+        let pairs: Vec<(String, String)> = req.params().unwrap_or_default();
+        req.extensions_mut().insert(UrlQuery(pairs));
+        &self.0
+    }
 }
 
 /// One path's operations by method, as poem's `RouteMethod` answers: another method is a 405
@@ -66,27 +77,6 @@ impl Endpoint for Methods {
             }
             _ => Err(MethodNotAllowedError.into()),
         }
-    }
-}
-
-impl Operations {
-    /// The route table, with `req` made ready for it: what `OpenApiService`'s endpoint does
-    /// before its routes. The `Query` extractors read the decoded pairs from the request (and
-    /// panic when they are missing), so every request gets them.
-    pub fn route_for(&self, req: &mut Request) -> &Route {
-        let pairs: Vec<(String, String)> = req.params().unwrap_or_default();
-        req.extensions_mut().insert(UrlQuery(pairs));
-        &self.0
-    }
-}
-
-impl Endpoint for Operations {
-    type Output = Response;
-
-    // Not an `async fn`: the route table's own future is the answer, so the request is moved into
-    // it directly instead of into one more future around it.
-    fn call(&self, mut req: Request) -> impl Future<Output = Result<Response>> + Send {
-        self.route_for(&mut req).call(req)
     }
 }
 

@@ -160,27 +160,18 @@ mod tests {
     }
 
     #[test]
-    fn an_algorithm_left_out_of_the_allow_list_is_rejected() {
+    fn an_algorithm_left_out_of_the_allow_list_is_refused_for_that_whatever_its_signature() {
         let mut only_hs256 = settings();
         only_hs256.algorithms = vec![Algorithm::HS256];
-        let token = sign(Algorithm::HS512, SECRET, json!({"sub": "u1", "exp": now() + 60}));
-        assert!(matches!(
-            verifier(&only_hs256).verify(&token, Algorithm::HS512),
-            Err(AuthRejection::InvalidToken(_))
-        ));
-    }
-
-    #[test]
-    fn a_token_signed_with_another_secret_is_rejected() {
-        let token = sign(
-            Algorithm::HS256,
-            "another-secret",
-            json!({"sub": "u1", "exp": now() + 60}),
-        );
-        assert_eq!(
-            verifier(&settings()).verify(&token, Algorithm::HS256),
-            Err(AuthRejection::InvalidToken("the signature does not match"))
-        );
+        let claims = json!({"sub": "u1", "exp": now() + 60});
+        for secret in [SECRET, "another-secret"] {
+            let token = sign(Algorithm::HS512, secret, claims.clone());
+            assert_eq!(
+                verifier(&only_hs256).verify(&token, Algorithm::HS512),
+                Err(AuthRejection::InvalidToken("its signing algorithm is not accepted")),
+                "{secret}"
+            );
+        }
     }
 
     #[test]
@@ -267,21 +258,6 @@ mod tests {
                 "{alg:?}"
             );
         }
-    }
-
-    #[test]
-    fn an_algorithm_left_out_of_the_allow_list_is_refused_for_that_whatever_its_signature() {
-        let mut only_hs256 = settings();
-        only_hs256.algorithms = vec![Algorithm::HS256];
-        let forged = sign(
-            Algorithm::HS512,
-            "another-secret",
-            json!({"sub": "u1", "exp": now() + 60}),
-        );
-        assert_eq!(
-            verifier(&only_hs256).verify(&forged, Algorithm::HS512),
-            Err(AuthRejection::InvalidToken("its signing algorithm is not accepted"))
-        );
     }
 
     /// The early refusal says "the signature does not match" only where jsonwebtoken would say
