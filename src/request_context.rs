@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 use poem::Request;
 use poem::http::{HeaderName, HeaderValue};
 
-use crate::auth::TokenVerifier;
+use crate::auth::{AuthUser, TokenVerifier};
 use crate::error::AuthRejection;
 
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
@@ -20,7 +20,7 @@ const MAX_REQUEST_ID_LEN: usize = 128;
 /// bearer checker needs and the slots it fills for the access log and metrics.
 pub struct RequestContext {
     verifier: Arc<TokenVerifier>,
-    user_id: OnceLock<String>,
+    user: OnceLock<AuthUser>,
     auth_failure: OnceLock<AuthRejection>,
 }
 
@@ -28,7 +28,7 @@ impl RequestContext {
     pub fn new(verifier: Arc<TokenVerifier>) -> Self {
         Self {
             verifier,
-            user_id: OnceLock::new(),
+            user: OnceLock::new(),
             auth_failure: OnceLock::new(),
         }
     }
@@ -40,7 +40,7 @@ impl RequestContext {
 
     /// The verified caller, once the bearer checker has run.
     pub fn user_id(&self) -> Option<&str> {
-        self.user_id.get().map(String::as_str)
+        self.user.get().map(AuthUser::id)
     }
 
     /// Why authentication failed, when the checker refused a sent token.
@@ -49,8 +49,8 @@ impl RequestContext {
     }
 
     /// Records the verified caller (set by the bearer checker).
-    pub fn set_user(&self, user_id: &str) {
-        let _ = self.user_id.set(user_id.to_owned());
+    pub fn set_user(&self, user: &AuthUser) {
+        let _ = self.user.set(user.clone());
     }
 
     /// Records why authentication failed (set by the bearer checker).

@@ -206,7 +206,7 @@ pub fn identity_from_claims(claims: IdentityClaims) -> Result<Verified, AuthReje
         not_before: seconds(nbf),
     });
     Ok(Verified {
-        user: AuthUser { id },
+        user: AuthUser { id: id.into() },
         lifetime,
     })
 }
