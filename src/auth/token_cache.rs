@@ -4,18 +4,20 @@
 //! from here while its own `exp` and `nbf` hold, as jsonwebtoken would judge them now.
 //!
 //! Only successes are kept, under the token's exact text: a different token, however alike, is
-//! verified in full (and the map's hash is seeded at random per process, so a forged token's
+//! verified in full (and the map's hash is seeded anew in every process, so a forged token's
 //! lookup tells nothing about the tokens kept). Nothing here widens what is accepted:
 //! - the secret and the validation rules are fixed for the life of the process;
 //! - a token verified against Better Auth's key set is kept with the set's generation, and is
 //!   checked in full again once another set has been fetched (a withdrawn key stops counting).
 //!
 //! The map is bounded; when it is full, expired tokens go first, then arbitrary ones (the map's
-//! order, seeded at random per process), each costing its next request one full check.
+//! order, seeded anew in every process), each costing its next request one full check.
 //!
 //! The hash is foldhash's rather than std's SipHash: every request with a token hashes it (150
-//! bytes and more), and SipHash spent ~500 instructions on that. Its seeds are random per process
-//! and per map; a flood of colliding lookups gains nothing, because only verified tokens go in.
+//! bytes and more), and SipHash spent ~500 instructions on that. Its seeds come from the address
+//! space's random layout and the clock at start-up, and differ from map to map: not the operating
+//! system's random numbers std seeds SipHash with, but nothing a client can learn or choose. A
+//! flood of colliding lookups would gain nothing anyway: only verified tokens go in.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
