@@ -78,6 +78,10 @@ pub struct DatabaseSettings {
     pub target: DatabaseTarget,
     /// Upper bound of the connection pool (PostgreSQL; SQLite always uses one connection).
     pub max_connections: u32,
+    /// How many of the pool's connections reads outside a transaction may hold at once; the rest
+    /// are kept for writes (`DB_READ_CONNECTIONS`, 1 to `max_connections`; half the pool by
+    /// default). See `db::read_turns` for why reads take turns.
+    pub read_connections: u32,
     /// How long one connection attempt may take (a waking Neon compute can take seconds).
     pub connect_timeout: Duration,
     /// How long a request waits for a free pooled connection before answering 503.
@@ -244,6 +248,18 @@ impl Vars<'_> {
         self.number(name, default).map(Duration::from_secs)
     }
 
+    /// `DB_READ_CONNECTIONS`: half the pool, rounded up, unless set; never more than the pool.
+    fn read_connections(&self, max_connections: u32) -> Result<u32, ConfigError> {
+        const NAME: &str = "DB_READ_CONNECTIONS";
+        match self.number::<u32>(NAME, max_connections.div_ceil(2))? {
+            reads @ 1.. if reads <= max_connections => Ok(reads),
+            _ => Err(invalid(
+                NAME,
+                format!("must be a whole number from 1 to DB_MAX_CONNECTIONS ({max_connections})"),
+            )),
+        }
+    }
+
     /// Whole hours, at least one: a retry can come a while after a lost answer (a phone back
     /// online), and the draft's examples keep keys for a day.
     fn idempotency_ttl(&self) -> Result<Duration, ConfigError> {
@@ -288,9 +304,11 @@ impl Vars<'_> {
             Some((name, url)) => database_target_from_url(name, url)?,
             None => DatabaseTarget::Sqlite(self.get("SQLITE_PATH").unwrap_or_else(|| "todo.db".into()).into()),
         };
+        let max_connections = self.number("DB_MAX_CONNECTIONS", 10u32)?.max(1);
         Ok(DatabaseSettings {
             target,
-            max_connections: self.number("DB_MAX_CONNECTIONS", 10u32)?.max(1),
+            max_connections,
+            read_connections: self.read_connections(max_connections)?,
             connect_timeout: self.seconds("DB_CONNECT_TIMEOUT_SECONDS", 5)?,
             acquire_timeout: self.seconds("DB_ACQUIRE_TIMEOUT_SECONDS", 3)?,
             idle_timeout: self.seconds("DB_IDLE_TIMEOUT_SECONDS", 300)?,
@@ -518,6 +536,23 @@ mod tests {
             let err = config_from(&[("IDEMPOTENCY_TTL_HOURS", bad)]).unwrap_err();
             assert_eq!(err.variable, "IDEMPOTENCY_TTL_HOURS", "{bad}");
         }
+    }
+
+    #[test]
+    fn reads_get_half_the_pool_unless_told_otherwise_and_never_more_than_all_of_it() {
+        let database = |vars: &[(&str, &str)]| config_from(vars).unwrap().database;
+        assert_eq!(database(&[]).read_connections, 5);
+        assert_eq!(database(&[("DB_MAX_CONNECTIONS", "7")]).read_connections, 4);
+        assert_eq!(database(&[("DB_MAX_CONNECTIONS", "1")]).read_connections, 1);
+        let all = database(&[("DB_MAX_CONNECTIONS", "20"), ("DB_READ_CONNECTIONS", "20")]);
+        assert_eq!((all.max_connections, all.read_connections), (20, 20));
+        assert_eq!(database(&[("DB_READ_CONNECTIONS", "1")]).read_connections, 1);
+        for bad in ["0", "11", "-1", "half"] {
+            let err = config_from(&[("DB_READ_CONNECTIONS", bad)]).unwrap_err();
+            assert_eq!(err.variable, "DB_READ_CONNECTIONS", "{bad}");
+        }
+        let err = config_from(&[("DB_READ_CONNECTIONS", "11")]).unwrap_err();
+        assert!(err.to_string().contains("from 1 to DB_MAX_CONNECTIONS (10)"), "{err}");
     }
 
     #[test]

@@ -47,7 +47,7 @@ pub async fn prepare_database(config: &Config) -> Result<Db, StartError> {
             waited_seconds: config.database.startup_timeout.as_secs(),
             source,
         })?;
-    let db = Db::new(db, config.database.statement_cache);
+    let db = Db::with_read_connections(db, config.database.statement_cache, config.database.read_connections);
     db::migrate(&db)
         .await
         .map_err(|source| StartError::Migration { target, source })?;

@@ -36,11 +36,35 @@ impl fmt::Debug for Db {
 impl Db {
     /// `prepared_statements: false` switches PostgreSQL to the simple query protocol (ignored on
     /// SQLite, which has no pooler in between). On PostgreSQL the serving pool takes the URL,
-    /// TLS settings and limits of `connection`'s.
+    /// TLS settings and limits of `connection`'s, and reads may hold half of it at once
+    /// ([`Db::with_read_connections`] to change that).
     pub fn new(connection: DatabaseConnection, prepared_statements: bool) -> Self {
+        let half = match connection.inner {
+            DatabaseConnectionType::SqlxPostgresPoolConnection(_) => connection
+                .get_postgres_connection_pool()
+                .options()
+                .get_max_connections()
+                .div_ceil(2),
+            _ => 1,
+        };
+        Db::with_read_connections(connection, prepared_statements, half)
+    }
+
+    /// As [`Db::new`], with reads (`SELECT`s outside a transaction) holding at most
+    /// `read_connections` of the PostgreSQL pool at once (`DB_READ_CONNECTIONS`).
+    pub fn with_read_connections(
+        connection: DatabaseConnection,
+        prepared_statements: bool,
+        read_connections: u32,
+    ) -> Self {
         // Matched rather than asked: a disconnected handle (the spec generator's) has no backend.
-        let postgres = matches!(connection.inner, DatabaseConnectionType::SqlxPostgresPoolConnection(_))
-            .then(|| PgConnections::like(connection.get_postgres_connection_pool(), !prepared_statements));
+        let postgres = matches!(connection.inner, DatabaseConnectionType::SqlxPostgresPoolConnection(_)).then(|| {
+            PgConnections::like(
+                connection.get_postgres_connection_pool(),
+                !prepared_statements,
+                read_connections as usize,
+            )
+        });
         Db { connection, postgres }
     }
 
@@ -161,14 +185,14 @@ impl ConnectionTrait for Db {
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
         match &self.postgres {
-            Some(postgres) => postgres.get().await?.query_one(stmt).await,
+            Some(postgres) => postgres.get_for(&stmt).await?.query_one(stmt).await,
             None => self.connection.query_one_raw(stmt).await,
         }
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         match &self.postgres {
-            Some(postgres) => postgres.get().await?.query_all(stmt).await,
+            Some(postgres) => postgres.get_for(&stmt).await?.query_all(stmt).await,
             None => self.connection.query_all_raw(stmt).await,
         }
     }

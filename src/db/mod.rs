@@ -4,6 +4,7 @@ mod handle;
 mod inline;
 mod instant_text;
 mod pool;
+mod read_turns;
 
 pub use handle::{Db, DbTransaction};
 pub use instant_text::{InstantColumns, instant_from_pg_micros};

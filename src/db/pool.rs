@@ -24,8 +24,10 @@ use sea_orm::sqlx::postgres::{PgConnectOptions, PgConnection, PgPool};
 use sea_orm::sqlx::{self, AssertSqlSafe, ConnectOptions, Connection};
 use sea_orm::{ConnAcquireErr, DbErr, ExecResult, QueryResult, RuntimeErr, Statement, Values};
 use sea_query_sqlx::SqlxValues;
+use tokio::sync::SemaphorePermit;
 
 use super::inline::inline_parameters;
+use super::read_turns::ReadTurns;
 
 /// A pooled connection that sat idle this long is checked (one cheap ping) before use, so one
 /// the server side closed meanwhile (Neon's pooler or auto-suspend, a restart) is replaced
@@ -39,11 +41,15 @@ pub type PgObject = Object<PgManager>;
 #[derive(Clone)]
 pub struct PgConnections {
     pool: managed::Pool<PgManager>,
+    /// The share of the pool reads may hold at once.
+    reads: Arc<ReadTurns>,
 }
 
 /// What the pool is built from: the settings of SeaORM's pool for the same database.
 struct PoolSettings {
     max_connections: usize,
+    /// How many connections reads may hold at once (at most `max_connections`).
+    read_connections: usize,
     /// How long a request waits for a connection; also the bound of opening or checking one.
     acquire_timeout: Duration,
     idle_timeout: Option<Duration>,
@@ -51,11 +57,14 @@ struct PoolSettings {
 }
 
 impl PgConnections {
-    /// A pool with the options (URL, TLS, statement cache) and limits of `like`, SeaORM's pool.
-    pub fn like(like: &PgPool, simple_protocol: bool) -> Self {
+    /// A pool with the options (URL, TLS, statement cache) and limits of `like`, SeaORM's pool,
+    /// of which reads may hold `read_connections` at once.
+    pub fn like(like: &PgPool, simple_protocol: bool, read_connections: usize) -> Self {
         let options = like.options();
+        let max_connections = options.get_max_connections() as usize;
         let settings = PoolSettings {
-            max_connections: options.get_max_connections() as usize,
+            max_connections,
+            read_connections: read_connections.min(max_connections),
             acquire_timeout: options.get_acquire_timeout(),
             idle_timeout: options.get_idle_timeout(),
             max_lifetime: options.get_max_lifetime(),
@@ -82,7 +91,10 @@ impl PgConnections {
         if let Some(idle_timeout) = settings.idle_timeout {
             spawn_reaper(pool.weak(), idle_timeout);
         }
-        PgConnections { pool }
+        PgConnections {
+            pool,
+            reads: Arc::new(ReadTurns::new(settings.read_connections, settings.acquire_timeout)),
+        }
     }
 
     pub fn uses_simple_protocol(&self) -> bool {
@@ -95,6 +107,16 @@ impl PgConnections {
         self.pool.get().await.map_err(acquire_error)
     }
 
+    /// A connection for `statement`, after its turn if it is a read (see [`ReadTurns`]): the
+    /// turn, held in the returned checkout, ends when the checkout is dropped.
+    pub async fn get_for(&self, statement: &Statement) -> Result<Checkout<'_>, DbErr> {
+        let turn = self.reads.take(statement).await?;
+        Ok(Checkout {
+            connection: self.get().await?,
+            _turn: turn,
+        })
+    }
+
     /// `(open, idle, max)`.
     pub fn usage(&self) -> (usize, usize, usize) {
         let status = self.pool.status();
@@ -103,6 +125,28 @@ impl PgConnections {
 
     pub fn close(&self) {
         self.pool.close();
+    }
+}
+
+/// A pooled connection, and the read turn it was taken with (if any), given back together.
+pub struct Checkout<'a> {
+    // Declared first, so dropped first: the connection is back in the pool before the next read
+    // in line is let through to take it.
+    connection: PgObject,
+    _turn: Option<SemaphorePermit<'a>>,
+}
+
+impl std::ops::Deref for Checkout<'_> {
+    type Target = PgConn;
+
+    fn deref(&self) -> &PgConn {
+        &self.connection
+    }
+}
+
+impl std::ops::DerefMut for Checkout<'_> {
+    fn deref_mut(&mut self) -> &mut PgConn {
+        &mut self.connection
     }
 }
 

@@ -14,18 +14,31 @@ use crate::helpers::{PostgresTestDatabase, postgres_for};
 /// The service's handle on a fresh PostgreSQL database, with a pool of one connection, so that
 /// every statement meets whatever the previous one left behind.
 async fn one_connection_db(test: &str) -> Option<(Db, PostgresTestDatabase)> {
+    pooled_db(test, &[("DB_MAX_CONNECTIONS", "1")]).await
+}
+
+/// The service's handle on a fresh PostgreSQL database, configured by `settings`, as start-up
+/// builds it.
+async fn pooled_db(test: &str, settings: &[(&str, &str)]) -> Option<(Db, PostgresTestDatabase)> {
     let admin = postgres_for(test).await?;
     let database = PostgresTestDatabase::create(&admin).await;
-    let mut vars = HashMap::from([
-        ("DATABASE_URL".to_owned(), database.url.clone()),
-        ("DB_MAX_CONNECTIONS".to_owned(), "1".to_owned()),
-    ]);
+    let mut vars = HashMap::from([("DATABASE_URL".to_owned(), database.url.clone())]);
+    vars.extend(
+        settings
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string())),
+    );
     if let Ok(cache) = std::env::var("DB_STATEMENT_CACHE") {
         vars.insert("DB_STATEMENT_CACHE".to_owned(), cache);
     }
     let config = Config::from_lookup(|name| vars.get(name).cloned()).unwrap();
     let connection = db::connect(&config.database).await.unwrap();
-    Some((Db::new(connection, config.database.statement_cache), database))
+    let db = Db::with_read_connections(
+        connection,
+        config.database.statement_cache,
+        config.database.read_connections,
+    );
+    Some((db, database))
 }
 
 async fn scalar(db: &impl ConnectionTrait, sql: &str) -> Option<String> {
@@ -109,4 +122,52 @@ async fn a_failed_statement_leaves_a_usable_connection_and_a_busy_pool_waits_the
     assert!(db::is_outage(&waited), "{waited}");
     holder.rollback().await.unwrap();
     assert_eq!(scalar(&db, "SELECT 'free'::text AS v").await.as_deref(), Some("free"));
+}
+
+#[tokio::test]
+async fn reads_take_turns_for_their_share_of_the_pool_and_writes_go_past_them() {
+    let settings = [("DB_MAX_CONNECTIONS", "2"), ("DB_READ_CONNECTIONS", "1")];
+    let Some((db, _database)) = pooled_db("reads_take_turns_for_their_share", &settings).await else {
+        return;
+    };
+    db.execute_unprepared("CREATE TABLE notes (body text)").await.unwrap();
+
+    // The one read turn is taken by a slow read.
+    let slow = tokio::spawn({
+        let db = db.clone();
+        async move { scalar(&db, "SELECT pg_sleep(1.5)::text || 'slow' AS v").await }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // The next read waits for its turn, although a connection is free...
+    let next = tokio::spawn({
+        let db = db.clone();
+        async move { scalar(&db, "SELECT 'next'::text AS v").await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!next.is_finished(), "the second read waited for the first one's turn");
+
+    // ...which a write takes at once: reads cannot hold every connection.
+    let started = std::time::Instant::now();
+    let written = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "INSERT INTO notes VALUES ('written') RETURNING body AS v",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(written.try_get::<String>("", "v").unwrap(), "written");
+    assert!(
+        started.elapsed() < Duration::from_millis(700),
+        "the write did not queue behind the reads"
+    );
+    assert!(
+        !slow.is_finished(),
+        "the write went past while the slow read still held its turn"
+    );
+
+    // The reads finish in order.
+    assert_eq!(slow.await.unwrap().as_deref(), Some("slow"));
+    assert_eq!(next.await.unwrap().as_deref(), Some("next"));
 }
