@@ -149,15 +149,8 @@ async fn reads_take_turns_for_their_share_of_the_pool_and_writes_go_past_them() 
 
     // ...which a write takes at once: reads cannot hold every connection.
     let started = std::time::Instant::now();
-    let written = db
-        .query_one_raw(Statement::from_string(
-            DbBackend::Postgres,
-            "INSERT INTO notes VALUES ('written') RETURNING body AS v",
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(written.try_get::<String>("", "v").unwrap(), "written");
+    let written = scalar(&db, "INSERT INTO notes VALUES ('written') RETURNING body AS v").await;
+    assert_eq!(written.as_deref(), Some("written"));
     assert!(
         started.elapsed() < Duration::from_millis(700),
         "the write did not queue behind the reads"
