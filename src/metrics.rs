@@ -1,5 +1,5 @@
 //! Prometheus metrics: request counts and latency histograms by route and status, database pool
-//! usage, authentication failures by reason, and how often a token verified before answered.
+//! usage (and the reads' share of it), authentication failures by reason, and how often a token verified before answered.
 //! Rendered by hand in the text exposition format:
 //! a handful of series does not need a metrics framework.
 
@@ -15,7 +15,7 @@ use poem::web::Data;
 use poem::{IntoResponse, Response, handler};
 
 use crate::auth::{CacheLookups, TokenVerifier};
-use crate::db::Db;
+use crate::db::{Db, ReadTurnsUsage};
 
 /// Upper bounds of the latency histogram, in seconds.
 const LATENCY_BUCKETS: [f64; 12] = [
@@ -118,7 +118,7 @@ impl Metrics {
         let _ = writeln!(out, "verified_token_cache_lookups_total{{result=\"hit\"}} {hits}");
         let _ = writeln!(out, "verified_token_cache_lookups_total{{result=\"miss\"}} {misses}");
 
-        let PoolUsage { open, idle, max } = pool;
+        let PoolUsage { open, idle, max, reads } = pool;
         out.push_str("# HELP db_pool_connections Open database connections, by state.\n");
         out.push_str("# TYPE db_pool_connections gauge\n");
         let _ = writeln!(
@@ -130,6 +130,18 @@ impl Metrics {
         out.push_str("# HELP db_pool_max_connections The pool's upper bound.\n");
         out.push_str("# TYPE db_pool_max_connections gauge\n");
         let _ = writeln!(out, "db_pool_max_connections {max}");
+        if let Some(ReadTurnsUsage { taken, waiting, limit }) = reads {
+            out.push_str(
+                "# HELP db_pool_reads Reads (SELECTs outside a transaction) holding one of their \
+                 turns on the pool, or waiting for one (DB_READ_CONNECTIONS).\n",
+            );
+            out.push_str("# TYPE db_pool_reads gauge\n");
+            let _ = writeln!(out, "db_pool_reads{{state=\"in_flight\"}} {taken}");
+            let _ = writeln!(out, "db_pool_reads{{state=\"waiting\"}} {waiting}");
+            out.push_str("# HELP db_pool_max_read_connections How many connections reads may hold at once.\n");
+            out.push_str("# TYPE db_pool_max_read_connections gauge\n");
+            let _ = writeln!(out, "db_pool_max_read_connections {limit}");
+        }
         out
     }
 }
@@ -148,12 +160,13 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
-/// How many connections the pool holds.
+/// How many connections the pool holds, and how reads use their share (PostgreSQL only).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PoolUsage {
     pub open: u32,
     pub idle: u32,
     pub max: u32,
+    pub reads: Option<ReadTurnsUsage>,
 }
 
 impl PoolUsage {
@@ -164,6 +177,7 @@ impl PoolUsage {
             open: count(open),
             idle: count(idle),
             max: count(max),
+            reads: db.read_usage(),
         }
     }
 }
@@ -197,6 +211,11 @@ mod tests {
                 open: 3,
                 idle: 1,
                 max: 10,
+                reads: Some(ReadTurnsUsage {
+                    taken: 2,
+                    waiting: 4,
+                    limit: 5,
+                }),
             },
             CacheLookups { hits: 5, misses: 2 },
         );
@@ -215,6 +234,9 @@ mod tests {
         assert!(text.contains("auth_failures_total{reason=\"missing_token\"} 0\n"));
         assert!(text.contains("db_pool_connections{state=\"in_use\"} 2\n"));
         assert!(text.contains("db_pool_max_connections 10\n"));
+        assert!(text.contains("db_pool_reads{state=\"in_flight\"} 2\n"));
+        assert!(text.contains("db_pool_reads{state=\"waiting\"} 4\n"));
+        assert!(text.contains("db_pool_max_read_connections 5\n"));
         assert!(text.contains("verified_token_cache_lookups_total{result=\"hit\"} 5\n"));
         assert!(text.contains("verified_token_cache_lookups_total{result=\"miss\"} 2\n"));
     }

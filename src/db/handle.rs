@@ -16,6 +16,7 @@ use sea_orm::{
 use tokio::sync::Mutex;
 
 use super::pool::{PgConnections, PgObject, TransactionCommand};
+use super::read_turns::ReadTurnsUsage;
 
 #[derive(Clone)]
 pub struct Db {
@@ -120,6 +121,12 @@ impl Db {
             }
             _ => (0, 0, 0),
         }
+    }
+
+    /// How reads use their share of the PostgreSQL pool (`None` on SQLite, whose reads do not
+    /// take turns).
+    pub fn read_usage(&self) -> Option<ReadTurnsUsage> {
+        self.postgres.as_ref().map(PgConnections::read_usage)
     }
 
     pub async fn close(self) -> Result<(), DbErr> {

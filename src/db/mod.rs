@@ -9,6 +9,7 @@ mod read_turns;
 pub use handle::{Db, DbTransaction};
 pub use instant_text::{InstantColumns, instant_from_pg_micros};
 pub use pool::query_error;
+pub use read_turns::ReadTurnsUsage;
 
 use std::time::{Duration, Instant};
 

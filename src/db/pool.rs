@@ -27,7 +27,7 @@ use sea_query_sqlx::SqlxValues;
 use tokio::sync::SemaphorePermit;
 
 use super::inline::inline_parameters;
-use super::read_turns::ReadTurns;
+use super::read_turns::{ReadTurns, ReadTurnsUsage};
 
 /// A pooled connection that sat idle this long is checked (one cheap ping) before use, so one
 /// the server side closed meanwhile (Neon's pooler or auto-suspend, a restart) is replaced
@@ -115,6 +115,11 @@ impl PgConnections {
             connection: self.get().await?,
             _turn: turn,
         })
+    }
+
+    /// How the reads' turns are used.
+    pub fn read_usage(&self) -> ReadTurnsUsage {
+        self.reads.usage()
     }
 
     /// `(open, idle, max)`.

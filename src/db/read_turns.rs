@@ -17,6 +17,7 @@
 //! its turn while nothing runs, and `DB_READ_CONNECTIONS` can be raised up to
 //! `DB_MAX_CONNECTIONS`.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use sea_orm::{ConnAcquireErr, DbErr, Statement};
@@ -26,15 +27,41 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 #[derive(Debug)]
 pub struct ReadTurns {
     turns: Semaphore,
+    /// How many turns there are (`DB_READ_CONNECTIONS`).
+    limit: usize,
+    /// Reads waiting for a turn now (`/metrics`).
+    waiting: AtomicUsize,
     /// The same bound as the wait for a pooled connection: past it, the request is answered 503.
     wait_limit: Duration,
 }
 
+/// What `/metrics` shows of the turns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReadTurnsUsage {
+    /// Reads holding a turn.
+    pub taken: usize,
+    /// Reads waiting for one.
+    pub waiting: usize,
+    /// How many turns there are.
+    pub limit: usize,
+}
+
 impl ReadTurns {
     pub fn new(turns: usize, wait_limit: Duration) -> Self {
+        let limit = turns.max(1);
         ReadTurns {
-            turns: Semaphore::new(turns.max(1)),
+            turns: Semaphore::new(limit),
+            limit,
+            waiting: AtomicUsize::new(0),
             wait_limit,
+        }
+    }
+
+    pub fn usage(&self) -> ReadTurnsUsage {
+        ReadTurnsUsage {
+            taken: self.limit.saturating_sub(self.turns.available_permits()),
+            waiting: self.waiting.load(Ordering::Relaxed),
+            limit: self.limit,
         }
     }
 
@@ -50,12 +77,29 @@ impl ReadTurns {
         if let Ok(turn) = self.turns.try_acquire() {
             return Ok(Some(turn));
         }
+        let _counted = Waiting::count(&self.waiting);
         match tokio::time::timeout(self.wait_limit, self.turns.acquire()).await {
             Ok(Ok(turn)) => Ok(Some(turn)),
             // The semaphore is never closed; answered as a closed pool would be, all the same.
             Ok(Err(_)) => Err(DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed)),
             Err(_) => Err(DbErr::ConnectionAcquire(ConnAcquireErr::Timeout)),
         }
+    }
+}
+
+/// One read counted as waiting, until it has its turn, gives up, or its request is dropped.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn count(waiting: &'a AtomicUsize) -> Self {
+        waiting.fetch_add(1, Ordering::Relaxed);
+        Waiting(waiting)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -127,9 +171,22 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         assert!(done_rx.try_recv().is_err(), "nobody got a turn while the first held it");
+        let usage = ReadTurnsUsage {
+            taken: 1,
+            waiting: 2,
+            limit: 1,
+        };
+        assert_eq!(turns.usage(), usage);
         drop(first);
         assert_eq!(done_rx.recv().await, Some("second"));
         assert_eq!(done_rx.recv().await, Some("third"));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let usage = ReadTurnsUsage {
+            taken: 0,
+            waiting: 0,
+            limit: 1,
+        };
+        assert_eq!(turns.usage(), usage);
     }
 
     #[tokio::test]
@@ -143,5 +200,11 @@ mod tests {
         );
         // That answer is the one a full pool gets: 503, retry later.
         assert!(super::super::is_outage(&waited));
+        assert_eq!(turns.usage().waiting, 0, "the read that gave up is no longer counted");
+
+        // Nor is one whose request went away while it waited.
+        let dropped = tokio::time::timeout(Duration::from_millis(10), turns.take(&statement("SELECT 3"))).await;
+        assert!(dropped.is_err());
+        assert_eq!(turns.usage().waiting, 0);
     }
 }

@@ -81,6 +81,15 @@ async fn metrics_count_requests_by_route_and_status_and_auth_failures_by_reason(
     }
     assert!(text.contains("db_pool_connections{state=\"idle\"}"));
     assert!(text.contains("db_pool_max_connections "));
+    // Reads take turns for half the pool on PostgreSQL; SQLite's one connection has no share.
+    let read_series = [
+        "db_pool_reads{state=\"in_flight\"} 0",
+        "db_pool_reads{state=\"waiting\"} 0",
+        "db_pool_max_read_connections 5",
+    ];
+    for line in read_series {
+        assert_eq!(text.lines().any(|l| l == line), app.is_postgres(), "{line:?} in\n{text}");
+    }
 }
 
 #[tokio::test]
