@@ -88,7 +88,11 @@ async fn metrics_count_requests_by_route_and_status_and_auth_failures_by_reason(
         "db_pool_max_read_connections 5",
     ];
     for line in read_series {
-        assert_eq!(text.lines().any(|l| l == line), app.is_postgres(), "{line:?} in\n{text}");
+        assert_eq!(
+            text.lines().any(|l| l == line),
+            app.is_postgres(),
+            "{line:?} in\n{text}"
+        );
     }
 }
 
