@@ -174,6 +174,12 @@ pub struct ConfigError {
     pub problem: String,
 }
 
+/// How many of a pool of `max_connections` reads may hold at once unless `DB_READ_CONNECTIONS`
+/// says otherwise: half, rounded up (`db::read_turns` says why).
+pub fn default_read_connections(max_connections: u32) -> u32 {
+    max_connections.div_ceil(2)
+}
+
 fn invalid(variable: &'static str, problem: impl Into<String>) -> ConfigError {
     ConfigError {
         variable,
@@ -251,7 +257,7 @@ impl Vars<'_> {
     /// `DB_READ_CONNECTIONS`: half the pool, rounded up, unless set; never more than the pool.
     fn read_connections(&self, max_connections: u32) -> Result<u32, ConfigError> {
         const NAME: &str = "DB_READ_CONNECTIONS";
-        match self.number::<u32>(NAME, max_connections.div_ceil(2))? {
+        match self.number::<u32>(NAME, default_read_connections(max_connections))? {
             reads @ 1.. if reads <= max_connections => Ok(reads),
             _ => Err(invalid(
                 NAME,

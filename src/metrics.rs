@@ -1,7 +1,7 @@
 //! Prometheus metrics: request counts and latency histograms by route and status, database pool
-//! usage (and the reads' share of it), authentication failures by reason, and how often a token verified before answered.
-//! Rendered by hand in the text exposition format:
-//! a handful of series does not need a metrics framework.
+//! usage (and the reads' share of it), authentication failures by reason, and how often a token
+//! verified before answered. Rendered by hand in the text exposition format: a handful of series
+//! does not need a metrics framework.
 
 use crate::error::AuthRejection;
 use std::collections::BTreeMap;

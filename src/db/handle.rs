@@ -17,6 +17,7 @@ use tokio::sync::Mutex;
 
 use super::pool::{PgConnections, PgObject, TransactionCommand};
 use super::read_turns::ReadTurnsUsage;
+use crate::config::default_read_connections;
 
 #[derive(Clone)]
 pub struct Db {
@@ -40,15 +41,15 @@ impl Db {
     /// TLS settings and limits of `connection`'s, and reads may hold half of it at once
     /// ([`Db::with_read_connections`] to change that).
     pub fn new(connection: DatabaseConnection, prepared_statements: bool) -> Self {
-        let half = match connection.inner {
+        let max_connections = match connection.inner {
             DatabaseConnectionType::SqlxPostgresPoolConnection(_) => connection
                 .get_postgres_connection_pool()
                 .options()
-                .get_max_connections()
-                .div_ceil(2),
+                .get_max_connections(),
             _ => 1,
         };
-        Db::with_read_connections(connection, prepared_statements, half)
+        let read_connections = default_read_connections(max_connections);
+        Db::with_read_connections(connection, prepared_statements, read_connections)
     }
 
     /// As [`Db::new`], with reads (`SELECT`s outside a transaction) holding at most
