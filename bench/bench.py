@@ -2,8 +2,9 @@
 """Load benchmark of the Todo API: `just bench` (see specs/performance.md).
 
 Builds the release binary, starts it on a fresh database, seeds 100 users x 20 tasks through the
-API, then drives five scenarios with wrk at 64 connections and measures the same SQL with pgbench
-(the ceiling each scenario is compared with). Prints a table and writes JSON under target/bench/.
+API, then drives seven scenarios with wrk at 64 connections and measures the same SQL with pgbench
+(the ceiling each scenario is compared with), and what CPU each request cost the server,
+PostgreSQL and the load generator. Prints a table and writes JSON under target/bench/.
 A benchmark, not a test: it exits non-zero only when it cannot run or a scenario sees errors, never
 on a number.
 """
@@ -17,6 +18,7 @@ import http.client
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import statistics
@@ -30,7 +32,7 @@ BIN = os.path.join(ROOT, "target", "release", "todo-api")
 OUT_DIR = os.path.join(ROOT, "target", "bench")
 SECRET = "benchmark-secret-" + os.urandom(8).hex()
 USERS, TASKS_PER_USER = 100, 20
-SCENARIOS = ["list", "get", "create", "mixed", "reject"]
+SCENARIOS = ["list", "get", "create", "put", "toggle", "mixed", "reject"]
 # Which pgbench ceiling each database scenario is compared with.
 CEILING_OF = {"list": "list", "get": "get", "create": "insert"}
 
@@ -164,6 +166,42 @@ def seed(address):
     return lines
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid, with_children=False):
+    """User + system CPU time of one process so far (0 once it has gone), with that of its
+    children that have exited if asked."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            # The fields after the command name, which is in parentheses and may hold spaces.
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12])
+    if with_children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / CLOCK_TICKS
+
+
+def postgres_cpu_seconds():
+    """CPU time so far of every PostgreSQL process on this machine: the backends serving the run
+    and the writers behind them (WAL, checkpoints), and, through the postmaster's count of its
+    exited children, the ones that ended (an autovacuum worker). Nothing else uses PostgreSQL
+    during a run."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as comm:
+                    if comm.read().strip() != "postgres":
+                        continue
+            except OSError:
+                continue
+            total += cpu_seconds(entry, with_children=True)
+    return total
+
+
 def run_wrk(address, scenario, data_file, seconds, connections):
     env = dict(os.environ, SCENARIO=scenario, BENCH_DATA=data_file)
     cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency",
@@ -232,14 +270,31 @@ class Contender:
             raise
 
     def run(self, scenario, label):
-        """A warm-up, then one measured run of `scenario`."""
+        """A warm-up, then one measured run of `scenario`, with the CPU time each side spent on it
+        per request: where a request's cost lies (server, PostgreSQL, load generator) and how much
+        of the machine sat idle (waiting on locks or flushes rather than computing)."""
         args = self.args
         run_wrk(self.server.address, scenario, self.data_file, args.warmup, args.connections)
+        before = self.cpu_now()
         result = run_wrk(self.server.address, scenario, self.data_file, args.seconds, args.connections)
+        after = self.cpu_now()
         result["rss_kib"] = self.server.rss_kib()["VmRSS"]
+        per_request = 1e6 / max(result["requests"], 1)
+        for side in ("server", "database", "load"):
+            result[f"{side}_cpu_us"] = (after[side] - before[side]) * per_request
+        busy = sum(after[side] - before[side] for side in ("server", "database", "load"))
+        result["idle"] = max(0.0, 1 - busy / (after["wall"] - before["wall"]) / os.cpu_count())
         print(f"  {label} {scenario:7} {result['rps']:10.0f} req/s  p99 {result['p99_us'] / 1000:6.2f} ms"
-              f"  errors {result['bad_status'] + result['socket_errors']}")
+              f"  errors {result['bad_status'] + result['socket_errors']}"
+              f"  cpu/request us: server {result['server_cpu_us']:.0f} database {result['database_cpu_us']:.0f}"
+              f" wrk {result['load_cpu_us']:.0f}  idle {result['idle'] * 100:.0f} %")
         return result
+
+    def cpu_now(self):
+        # wrk is a finished child by the time it is counted: its time is in RUSAGE_CHILDREN.
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return {"server": cpu_seconds(self.server.process.pid), "database": postgres_cpu_seconds(),
+                "load": children.ru_utime + children.ru_stime, "wall": time.monotonic()}
 
     def peak_rss_kib(self):
         return self.server.rss_kib()["VmHWM"]
@@ -287,6 +342,11 @@ def summarise(runs, ceilings):
             "bad_bodies": sum(r["bad_body"] for r in results),
             "sampled_bodies": sum(r["sampled"] for r in results),
             "rss_mib": chosen["rss_kib"] / 1024,
+            # CPU per request of the median run, in microseconds, and the machine's idle share.
+            "server_cpu_us": round(chosen["server_cpu_us"], 1),
+            "database_cpu_us": round(chosen["database_cpu_us"], 1),
+            "load_cpu_us": round(chosen["load_cpu_us"], 1),
+            "idle": round(chosen["idle"], 3),
             "pgbench_ceiling": round(ceiling) if ceiling else None,
             "fraction_of_ceiling": chosen["rps"] / ceiling if ceiling else None,
             "runs_rps": [round(r["rps"]) for r in results],
@@ -362,12 +422,15 @@ def single(args, workdir):
         args.binary, args, workdir, "this", args.runs, with_ceilings=args.backend == "postgres")
     summary = summarise(runs, ceilings)
     print()
-    print(f"{'scenario':9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'RSS MiB':>8} {'ceiling':>9} {'of ceiling':>10}")
+    print(f"{'scenario':9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'RSS MiB':>8} {'ceiling':>9} {'of ceiling':>10}"
+          f" {'server us':>10} {'db us':>7}")
     for scenario, row in summary.items():
         ceiling = f"{row['pgbench_ceiling']:>9}" if row["pgbench_ceiling"] else f"{'-':>9}"
         fraction = f"{row['fraction_of_ceiling'] * 100:>9.0f}%" if row["fraction_of_ceiling"] else f"{'-':>10}"
         print(f"{scenario:9} {row['rps']:>9} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} "
-              f"{row['errors'] + row['bad_bodies']:>7} {row['rss_mib']:>8.1f} {ceiling} {fraction}")
+              f"{row['errors'] + row['bad_bodies']:>7} {row['rss_mib']:>8.1f} {ceiling} {fraction}"
+              f" {row['server_cpu_us']:>10.0f} {row['database_cpu_us']:>7.0f}")
+    print("(server us, db us: CPU per request of the median run, the server's and PostgreSQL's)")
     print(f"peak RSS {peak_rss / 1024:.1f} MiB; ready in {ready_ms:.0f} ms; {args.runs} run(s) of {args.seconds} s, "
           f"{args.connections} connections, backend {args.backend}, RUST_LOG={args.log}, "
           f"TLS to the database {'on' if args.tls else 'off'}")
@@ -420,6 +483,16 @@ def compare(args, workdir):
         print(f"{scenario:9} {this['rps']:>11} {base['rps']:>11} {this['rps'] / base['rps'] * 100:>9.0f}% "
               f"{this['p99_ms']:>8.2f} {base['p99_ms']:>8.2f}  {pairs} % "
               f"({statistics.median(pair_ratios[scenario]) * 100:.0f} %)")
+    print()
+    print("CPU per request of the median runs, in microseconds (server + database), and idle share")
+    print(f"{'scenario':9} {'this':>15} {'baseline':>15} {'this idle':>10} {'base idle':>10}")
+    for scenario in SCENARIOS:
+        cells = []
+        for name in contenders:
+            row = summaries[name][scenario]
+            cells.append(f"{row['server_cpu_us']:.0f} + {row['database_cpu_us']:.0f}")
+        print(f"{scenario:9} {cells[0]:>15} {cells[1]:>15} {summaries['this'][scenario]['idle'] * 100:>9.0f}% "
+              f"{summaries['baseline'][scenario]['idle'] * 100:>9.0f}%")
     print(f"peak RSS this {peak['this'] / 1024:.1f} MiB, baseline {peak['baseline'] / 1024:.1f} MiB; "
           f"medians of {args.runs} alternating round(s) of {args.seconds} s, {args.connections} connections, "
           f"backend {args.backend}, RUST_LOG={args.log}")
