@@ -41,6 +41,10 @@ fuzz backend="sqlite" seconds="90":
 bench backend="postgres" *args="":
     python3 bench/bench.py --backend {{backend}} {{args}}
 
+# The release binary built with a profile of the benchmark's load (needs PostgreSQL, wrk): target/pgo/use/release/todo-api
+release-pgo *args="":
+    python3 bench/pgo.py {{args}}
+
 # Instructions per request under callgrind: deterministic, unlike req/s on a shared machine (needs valgrind, wrk)
 bench-instructions *args="":
     cargo build --release
