@@ -20,6 +20,7 @@ build: only the compiler's layout and inlining decisions differ.
 
 import argparse
 import glob
+import hashlib
 import http.client
 import json
 import os
@@ -181,8 +182,16 @@ def main():
         fail(f"the training servers wrote no profile into {raw}")
     merged = os.path.join(PGO_DIR, "merged.profdata")
     subprocess.run([profdata, "merge", "-o", merged, *profiles], check=True)
+    # Named by its content: cargo rebuilds when RUSTFLAGS change, not when a file they name does,
+    # so a new profile must change the flags for every crate to be rebuilt with it.
+    with open(merged, "rb") as profile:
+        digest = hashlib.sha256(profile.read()).hexdigest()[:16]
+    for old in glob.glob(os.path.join(PGO_DIR, "profile-*.profdata")):
+        os.unlink(old)
+    named = os.path.join(PGO_DIR, f"profile-{digest}.profdata")
+    os.replace(merged, named)
 
-    binary = cargo_build(os.path.join(PGO_DIR, "use"), f"-Cprofile-use={merged}")
+    binary = cargo_build(os.path.join(PGO_DIR, "use"), f"-Cprofile-use={named}")
     print(f"profile-guided build: {binary}")
 
 
