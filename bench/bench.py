@@ -279,11 +279,12 @@ class Contender:
         result = run_wrk(self.server.address, scenario, self.data_file, args.seconds, args.connections)
         after = self.cpu_now()
         result["rss_kib"] = self.server.rss_kib()["VmRSS"]
+        spent = {side: after[side] - before[side] for side in after}
         per_request = 1e6 / max(result["requests"], 1)
         for side in ("server", "database", "load"):
-            result[f"{side}_cpu_us"] = (after[side] - before[side]) * per_request
-        busy = sum(after[side] - before[side] for side in ("server", "database", "load"))
-        result["idle"] = max(0.0, 1 - busy / (after["wall"] - before["wall"]) / os.cpu_count())
+            result[f"{side}_cpu_us"] = spent[side] * per_request
+        busy = spent["server"] + spent["database"] + spent["load"]
+        result["idle"] = max(0.0, 1 - busy / spent["wall"] / os.cpu_count())
         print(f"  {label} {scenario:7} {result['rps']:10.0f} req/s  p99 {result['p99_us'] / 1000:6.2f} ms"
               f"  errors {result['bad_status'] + result['socket_errors']}"
               f"  cpu/request us: server {result['server_cpu_us']:.0f} database {result['database_cpu_us']:.0f}"

@@ -44,8 +44,11 @@ def fail(message):
 
 def llvm_profdata():
     """rustup's llvm-profdata, of the same LLVM as rustc (its profile format must match)."""
-    sysroot = subprocess.run(["rustc", "--print", "sysroot"], capture_output=True, text=True, check=True).stdout.strip()
-    host = re.search(r"^host: (\S+)$", subprocess.run(["rustc", "-vV"], capture_output=True, text=True, check=True).stdout, re.M).group(1)
+    def rustc(*args):
+        return subprocess.run(["rustc", *args], capture_output=True, text=True, check=True).stdout
+
+    sysroot = rustc("--print", "sysroot").strip()
+    host = re.search(r"^host: (\S+)$", rustc("-vV"), re.M).group(1)
     tool = os.path.join(sysroot, "lib", "rustlib", host, "bin", "llvm-profdata")
     if not os.access(tool, os.X_OK):
         print("adding rustup's llvm-tools component (llvm-profdata)")
