@@ -14,7 +14,6 @@ use crate::auth::AuthUser;
 use crate::db::{Db, DbTransaction};
 use crate::error::ApiError;
 use crate::idempotency::{self, Claim, Fingerprint, IdempotencyKey, StoredAnswer};
-use crate::tasks::cells::TaskRows;
 use crate::tasks::entity::TaskRow;
 use crate::tasks::{self, ChangeOutcome, CompletionChange, NewTask, Precondition};
 
@@ -108,7 +107,7 @@ impl KeyedWrite {
     async fn run(self, transaction: &DbTransaction, owner: &AuthUser) -> Result<KeyedOutcome, ApiError> {
         match self {
             KeyedWrite::Create { task, base } => {
-                let created = CreatedTask::from_rows(tasks::create_task(transaction, owner, task).await?, &base)?;
+                let created = CreatedTask::new(tasks::create_task(transaction, owner, task).await?, &base);
                 first_answer(201, created.version, created.json, Some(created.location))
             }
             KeyedWrite::Completion {
@@ -139,7 +138,7 @@ fn first_answer(status: u16, version: i64, json: Vec<u8>, location: Option<Strin
     })
 }
 
-/// A created task's answer, written from the row the `INSERT` returned (no owned copy of its text).
+/// A created task's answer.
 pub struct CreatedTask {
     pub location: String,
     pub version: i64,
@@ -147,13 +146,12 @@ pub struct CreatedTask {
 }
 
 impl CreatedTask {
-    /// From the one row `tasks::create_task` returns; `base` is the collection's path.
-    pub fn from_rows(rows: TaskRows, base: &str) -> Result<CreatedTask, ApiError> {
-        rows.first(|cells| CreatedTask {
-            location: format!("{base}/{}", cells.id),
-            version: cells.version,
-            json: cells.into_json(),
-        })?
-        .ok_or(ApiError::Internal)
+    /// From the task `tasks::create_task` stored; `base` is the collection's path.
+    pub fn new(task: TaskRow, base: &str) -> CreatedTask {
+        CreatedTask {
+            location: format!("{base}/{}", task.id),
+            version: task.version,
+            json: task.into_json(),
+        }
     }
 }

@@ -302,7 +302,7 @@ impl TaskOperations<'_> {
                 let keyed = keyed?;
                 let task = body.into_new_task(chrono::Utc::now())?;
                 let Some(keyed) = keyed else {
-                    let created = CreatedTask::from_rows(tasks::create_task(self.db, user, task).await?, base)?;
+                    let created = CreatedTask::new(tasks::create_task(self.db, user, task).await?, base);
                     return Ok(CreateTaskResponse::Created(
                         JsonAnswer::Serialized(created.json),
                         created.location,

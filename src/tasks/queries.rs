@@ -16,7 +16,7 @@ use sea_orm::{
 
 use super::cells::TaskRows;
 use super::details::{Due, Priority, PriorityRank, Recurrence, RecurrenceKind, TAG_SEPARATOR, tags_for_matching};
-use super::entity::{ActiveModel, Column, Entity as Tasks, TASK_ROW_COLUMNS, TaskRow};
+use super::entity::{ActiveModel, Column, Entity as Tasks, Model, TASK_ROW_COLUMNS, TaskRow};
 use super::fixed_sql::FixedSql;
 use crate::auth::AuthUser;
 use crate::db::{Db, DbTransaction};
@@ -370,23 +370,27 @@ fn tags_json(tags: &[String]) -> String {
     serde_json::to_string(tags).unwrap_or_else(|_| "[]".to_owned())
 }
 
-/// The created task's row as the database returned it, for an answer written from its cells
-/// without owning its text.
+/// The created task as the database stored it.
 #[tracing::instrument(skip_all, fields(user_id = owner.id()))]
-pub async fn create_task(db: &impl ConnectionTrait, owner: &AuthUser, task: NewTask) -> Result<TaskRows, DbErr> {
-    // `RETURNING` the answered columns only, decoded by position: what `ActiveModel::insert`
-    // returns (every column, through SeaORM's derived decoding) cost a tenth of a create. Every
-    // column but the generated ones is always given, so the text is the same every time: it is
-    // built once, and a create only binds its values (sea-query built it per request: a sixth of
-    // a create).
+pub async fn create_task(db: &impl ConnectionTrait, owner: &AuthUser, task: NewTask) -> Result<TaskRow, DbErr> {
+    // Every answered column but the generated `id` and `version` is a value bound here, so only
+    // those two come back and the answer is written from the bound values: `RETURNING` all 18
+    // answered columns cost PostgreSQL a tenth of its work per create, and the service their
+    // decoding (specs/performance.md). Every column but the generated ones is always given, so the
+    // text is the same every time: it is built once, and a create only binds its values
+    // (sea-query built it per request: a sixth of a create).
     static CREATE_TASK: FixedSql = FixedSql::new();
+    let mut model = new_task_model(owner, task, now());
     let statement = CREATE_TASK.bind(
         db.get_database_backend(),
-        |backend| insert_returning_row(new_task_model(owner, NewTask::placeholder(), now()), backend),
-        column_values(new_task_model(owner, task, now())),
+        |backend| insert_returning_generated(&new_task_model(owner, NewTask::placeholder(), now()), backend),
+        column_values(&model),
     );
-    let row = db.query_one_raw(statement).await?.ok_or(DbErr::RecordNotInserted)?;
-    Ok(TaskRows::new(vec![row]))
+    let generated = db.query_one_raw(statement).await?.ok_or(DbErr::RecordNotInserted)?;
+    model.id = Set(generated.try_get_by_index(0)?);
+    model.version = Set(generated.try_get_by_index(1)?);
+    model.parent_task_id = Set(None);
+    Ok(Model::try_from(model)?.into())
 }
 
 /// The row a create inserts: every column but the generated `id` and `version`.
@@ -416,18 +420,18 @@ fn new_task_model(owner: &AuthUser, task: NewTask, now: DateTime<Utc>) -> Active
     }
 }
 
-/// SeaORM's `INSERT … RETURNING` of the answered columns for `model`.
-fn insert_returning_row(model: ActiveModel, backend: DbBackend) -> Statement {
-    let mut insert = Tasks::insert(model);
-    QueryTrait::query(&mut insert).returning(Query::returning().columns(TASK_ROW_COLUMNS));
+/// SeaORM's `INSERT … RETURNING` of the columns the database generates (`id`, `version`).
+fn insert_returning_generated(model: &ActiveModel, backend: DbBackend) -> Statement {
+    let mut insert = Tasks::insert(model.clone());
+    QueryTrait::query(&mut insert).returning(Query::returning().columns([Column::Id, Column::Version]));
     insert.build(backend)
 }
 
 /// The values of the columns `model` sets, in the order SeaORM's `INSERT` lists them (the
 /// entity's column order).
-fn column_values(mut model: ActiveModel) -> Vec<Value> {
+fn column_values(model: &ActiveModel) -> Vec<Value> {
     Column::iter()
-        .filter_map(|column| match model.take(column) {
+        .filter_map(|column| match model.get(column) {
             ActiveValue::Set(value) => Some(value),
             _ => None,
         })
@@ -809,12 +813,12 @@ mod tests {
                 let at = now();
                 let bound = fixed.bind(
                     backend,
-                    |backend| insert_returning_row(new_task_model(&alice, NewTask::placeholder(), at), backend),
-                    column_values(new_task_model(&alice, clone_task(&task), at)),
+                    |backend| insert_returning_generated(&new_task_model(&alice, NewTask::placeholder(), at), backend),
+                    column_values(&new_task_model(&alice, clone_task(&task), at)),
                 );
                 assert_eq!(
                     bound,
-                    insert_returning_row(new_task_model(&alice, task, at), backend),
+                    insert_returning_generated(&new_task_model(&alice, task, at), backend),
                     "{backend:?}"
                 );
             }

@@ -75,6 +75,33 @@ async fn created_task_reads_back_identically() {
     assert_eq!(fetched["completed"], true);
 }
 
+/// A create is answered from the values it bound (only `id` and `version` come back from the
+/// database), so every field of its answer must be what a read of the stored row answers.
+#[tokio::test]
+async fn a_created_task_with_every_detail_reads_back_identically() {
+    let app = spawn_app().await;
+    let bodies = [
+        json!({"title": "Écrire le rapport", "description": "für Ünal — ΣΊΣΥΦΟΣ 🚀\n\"quoted\"",
+               "completed": true, "priority": "urgent", "tags": ["Work", "q4", "büro"],
+               "due_date": "2026-12-24", "is_recurring": true, "recurrence_type": "weekly",
+               "recurrence_interval": 2, "reminder_time": "1d"}),
+        json!({"title": "Call at noon", "priority": 1, "tags": "home, errands",
+               "due_date": "2026-03-01T12:30:00.123456+02:00", "reminder_at": "2026-03-01T09:00:00Z",
+               "recurrence": "FREQ=MONTHLY"}),
+        json!({"title": "  padded  ", "description": "", "priority": "none", "tags": []}),
+    ];
+    for body in bodies {
+        let created = app.create_task("alice", body.clone()).await;
+        let fetched = json_with_status(
+            app.get_task("alice", created["id"].as_i64().unwrap()).await,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(fetched, created, "{body}");
+        assert_eq!(created["etag"], "\"1\"", "{body}");
+    }
+}
+
 #[tokio::test]
 async fn unknown_fields_and_a_body_user_id_are_ignored() {
     let app = spawn_app().await;
