@@ -383,12 +383,14 @@ pub async fn create_task(db: &impl ConnectionTrait, owner: &AuthUser, task: NewT
     let mut model = new_task_model(owner, task, now());
     let statement = CREATE_TASK.bind(
         db.get_database_backend(),
-        |backend| insert_returning_generated(&new_task_model(owner, NewTask::placeholder(), now()), backend),
+        |backend| insert_returning_generated(new_task_model(owner, NewTask::placeholder(), now()), backend),
         column_values(&model),
     );
     let generated = db.query_one_raw(statement).await?.ok_or(DbErr::RecordNotInserted)?;
     model.id = Set(generated.try_get_by_index(0)?);
     model.version = Set(generated.try_get_by_index(1)?);
+    // Only a recurring task's next occurrence has a parent, and it is inserted by
+    // `create_next_occurrence`, not here.
     model.parent_task_id = Set(None);
     Ok(Model::try_from(model)?.into())
 }
@@ -421,8 +423,8 @@ fn new_task_model(owner: &AuthUser, task: NewTask, now: DateTime<Utc>) -> Active
 }
 
 /// SeaORM's `INSERT … RETURNING` of the columns the database generates (`id`, `version`).
-fn insert_returning_generated(model: &ActiveModel, backend: DbBackend) -> Statement {
-    let mut insert = Tasks::insert(model.clone());
+fn insert_returning_generated(model: ActiveModel, backend: DbBackend) -> Statement {
+    let mut insert = Tasks::insert(model);
     QueryTrait::query(&mut insert).returning(Query::returning().columns([Column::Id, Column::Version]));
     insert.build(backend)
 }
@@ -813,12 +815,12 @@ mod tests {
                 let at = now();
                 let bound = fixed.bind(
                     backend,
-                    |backend| insert_returning_generated(&new_task_model(&alice, NewTask::placeholder(), at), backend),
+                    |backend| insert_returning_generated(new_task_model(&alice, NewTask::placeholder(), at), backend),
                     column_values(&new_task_model(&alice, clone_task(&task), at)),
                 );
                 assert_eq!(
                     bound,
-                    insert_returning_generated(&new_task_model(&alice, task, at), backend),
+                    insert_returning_generated(new_task_model(&alice, task, at), backend),
                     "{backend:?}"
                 );
             }
