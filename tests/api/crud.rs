@@ -80,18 +80,30 @@ async fn created_task_reads_back_identically() {
 #[tokio::test]
 async fn a_created_task_with_every_detail_reads_back_identically() {
     let app = spawn_app().await;
+    // Each body with the rule it must have arrived with, so that a detail the API ignored
+    // cannot pass as read back.
     let bodies = [
-        json!({"title": "Écrire le rapport", "description": "für Ünal — ΣΊΣΥΦΟΣ 🚀\n\"quoted\"",
-               "completed": true, "priority": "urgent", "tags": ["Work", "q4", "büro"],
-               "due_date": "2026-12-24", "is_recurring": true, "recurrence_type": "weekly",
-               "recurrence_interval": 2, "reminder_time": "1d"}),
-        json!({"title": "Call at noon", "priority": 1, "tags": "home, errands",
-               "due_date": "2026-03-01T12:30:00.123456+02:00", "reminder_at": "2026-03-01T09:00:00Z",
-               "recurrence": "FREQ=MONTHLY"}),
-        json!({"title": "  padded  ", "description": "", "priority": "none", "tags": []}),
+        (
+            json!({"title": "Écrire le rapport", "description": "für Ünal — ΣΊΣΥΦΟΣ 🚀\n\"quoted\"",
+                   "completed": true, "priority": "urgent", "tags": ["Work", "q4", "büro"],
+                   "due_date": "2026-12-24", "is_recurring": true, "recurrence_type": "weekly",
+                   "recurrence_interval": 2, "reminder_time": "1d"}),
+            json!("weekly"),
+        ),
+        (
+            json!({"title": "Call at noon", "priority": 1, "tags": "home, errands",
+                   "due_date": "2026-03-01T12:30:00.123456+02:00", "reminder_at": "2026-03-01T09:00:00Z",
+                   "recurrence_rule": "FREQ=MONTHLY"}),
+            json!("monthly"),
+        ),
+        (
+            json!({"title": "  padded  ", "description": "", "priority": "none", "tags": []}),
+            serde_json::Value::Null,
+        ),
     ];
-    for body in bodies {
+    for (body, rule) in bodies {
         let created = app.create_task("alice", body.clone()).await;
+        assert_eq!(created["recurrence_type"], rule, "{body}");
         let fetched = json_with_status(
             app.get_task("alice", created["id"].as_i64().unwrap()).await,
             StatusCode::OK,
