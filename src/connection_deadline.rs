@@ -9,7 +9,9 @@
 //! The server wraps every accepted stream in a [`DeadlineIo`], which watches the bytes
 //! going by and keeps one deadline:
 //! - from the moment a connection opens, or the first byte of a new request arrives, until the
-//!   blank line that ends its headers: `header_read_timeout`;
+//!   blank line that ends its headers: `header_read_timeout`. Empty lines before a request line
+//!   are skipped, as hyper skips them: `\r\n\r\n` before any request is no end of headers, so
+//!   a client sending only empty lines is cut like any other that never finishes its headers;
 //! - while a request is being handled: none (the request timeout bounds the handler);
 //! - after a response, while the connection waits for the next request: `keep_alive_timeout`.
 //!
@@ -51,6 +53,10 @@ impl ConnectionTimeouts {
 /// Where a connection is in its request/response cycle, as seen from its bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
+    /// Waiting for the first byte of a request line. Empty lines (`\r\n`, or a bare `\n`) are
+    /// read past without ending anything: hyper skips them before a request, so to it no
+    /// request has begun.
+    BeforeRequest,
     /// Reading a request's headers; `matched` counts the bytes of `\r\n\r\n` seen so far.
     Head { matched: u8 },
     /// The headers are in: the request (its body, the handler, the response) is under way.
@@ -82,7 +88,7 @@ impl<T> DeadlineIo<T> {
         Self {
             inner,
             timeouts,
-            phase: Phase::Head { matched: 0 },
+            phase: Phase::BeforeRequest,
             deadline: Some(now + timeouts.header_read),
             timer: Box::pin(tokio::time::sleep_until(now + timeouts.timer_period())),
         }
@@ -97,8 +103,8 @@ impl<T> DeadlineIo<T> {
         if bytes.is_empty() {
             return;
         }
-        let matched = match self.phase {
-            Phase::Head { matched: 0 } if bytes.starts_with(HTTP2_PREFACE) => {
+        let (matched, bytes) = match self.phase {
+            Phase::BeforeRequest if bytes.starts_with(HTTP2_PREFACE) => {
                 self.phase = Phase::Http2;
                 self.arm(self.timeouts.keep_alive);
                 return;
@@ -107,13 +113,23 @@ impl<T> DeadlineIo<T> {
                 self.arm(self.timeouts.keep_alive);
                 return;
             }
-            Phase::Head { matched } => matched,
+            Phase::BeforeRequest => match skip_empty_lines(bytes) {
+                Some(request) => (0, request),
+                // Nothing but empty lines so far: the header clock keeps running.
+                None => return,
+            },
+            Phase::Head { matched } => (matched, bytes),
             // Body bytes (or a pipelined request, which is rare and bounded by the request timeout).
             Phase::Handling => return,
             Phase::Idle => {
-                // The first byte of the next request starts its header clock.
+                // The first byte of the next request (or of an empty line before it) starts its
+                // header clock.
                 self.arm(self.timeouts.header_read);
-                0
+                self.phase = Phase::BeforeRequest;
+                match skip_empty_lines(bytes) {
+                    Some(request) => (0, request),
+                    None => return,
+                }
             }
         };
         if ends_headers(matched, bytes) {
@@ -170,6 +186,13 @@ impl<T> DeadlineIo<T> {
         }
         false
     }
+}
+
+/// The read from the first byte that is not part of an empty line, as hyper (httparse) skips
+/// `\r` and `\n` before a request line; `None` when the whole read is such bytes.
+fn skip_empty_lines(bytes: &[u8]) -> Option<&[u8]> {
+    let start = bytes.iter().position(|byte| !matches!(byte, b'\r' | b'\n'))?;
+    Some(&bytes[start..])
 }
 
 /// The blank line that ends a header block.
@@ -299,6 +322,43 @@ mod tests {
         // Body bytes do not restart anything.
         io.observe_read(b"\r\n\r\n");
         assert_eq!(io.phase, Phase::Handling);
+    }
+
+    #[tokio::test]
+    async fn empty_lines_before_a_request_neither_end_its_headers_nor_stop_the_clock() {
+        let mut io = io();
+        io.observe_read(b"\r\n\r\n");
+        assert_eq!(io.phase, Phase::BeforeRequest);
+        io.observe_read(b"\n\n\r\n");
+        assert_eq!(io.phase, Phase::BeforeRequest);
+        assert!(io.deadline.is_some());
+        io.observe_read(b"\r\nGET / HTTP/1.1\r\nHost: x\r\n");
+        assert_eq!(io.phase, Phase::Head { matched: 2 });
+        assert!(io.deadline.is_some());
+        io.observe_read(b"\r\n");
+        assert_eq!(io.phase, Phase::Handling);
+        assert!(io.deadline.is_none());
+
+        // The same on a keep-alive connection after an answer: the empty lines start the header
+        // clock, and only a request's own blank line stops it.
+        io.observe_write(b"HTTP/1.1 200 OK\r\n");
+        io.observe_read(b"\r\n\r\n");
+        assert_eq!(io.phase, Phase::BeforeRequest);
+        assert!(io.deadline.is_some());
+        io.observe_read(b"GET / HTTP/1.1\r\n\r\n");
+        assert_eq!(io.phase, Phase::Handling);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_client_sending_only_empty_lines_is_cut_at_the_header_timeout() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut client, server) = tokio::io::duplex(1024);
+        let mut io = DeadlineIo::new(server, timeouts());
+        client.write_all(b"\r\n\r\n").await.unwrap();
+        let mut buf = [0u8; 64];
+        assert_eq!(io.read(&mut buf).await.unwrap(), 4);
+        let waited = time_until_cut(&mut io).await;
+        assert!(about(waited, 10), "{waited:?}");
     }
 
     #[tokio::test]

@@ -4,7 +4,7 @@
 //! - a request id (the client's, when sane) and the request's log span;
 //! - CORS: a preflight from an allowed origin is answered here;
 //! - the path normalised (`/api/tasks/` is served as `/api/tasks`);
-//! - the header limit (431), then the request timeout (503 `request_timeout`) around the rest;
+//! - the header limit (431) and at most one `Authorization` header (400), then the request timeout (503 `request_timeout`) around the rest;
 //! - a panic in a handler answered as a 500, and any error that escaped an operation rendered
 //!   in the one JSON shape;
 //! - the body read up to its limit (413);
@@ -35,7 +35,7 @@ use crate::drain::Drain;
 use crate::error::{ApiError, AuthRejection, render_error};
 use crate::metrics::Metrics;
 use crate::request_context::{REQUEST_ID_HEADER, RequestContext, request_id};
-use crate::request_limits::{check_header_size, normalize_path, read_body_within_limit};
+use crate::request_limits::{check_header_size, check_one_authorization, normalize_path, read_body_within_limit};
 use crate::routes::routes;
 
 /// The middleware; see the module docs.
@@ -157,7 +157,7 @@ impl<E: Endpoint> EdgeEndpoint<E> {
     /// large, and it is built once in place of being moved at every step outward.
     fn start(&self, mut req: Request) -> Answer<impl Future<Output = Response> + Send + '_> {
         normalize_path(&mut req);
-        if let Err(err) = check_header_size(&req) {
+        if let Err(err) = check_header_size(&req).and_then(|()| check_one_authorization(&req)) {
             return Answer::Ready(err.as_response());
         }
         Answer::Running(CatchPanic(Box::pin(self.call_inner(req))))

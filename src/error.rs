@@ -38,6 +38,15 @@ impl ValidationIssue {
             kind: kind.to_owned(),
         }
     }
+
+    /// A query parameter that cannot be used as sent.
+    pub fn query(parameter: &str, kind: &str, msg: impl Into<String>) -> Self {
+        Self {
+            loc: vec!["query".to_owned(), parameter.to_owned()],
+            msg: msg.into(),
+            kind: kind.to_owned(),
+        }
+    }
 }
 
 impl Example for ValidationIssue {

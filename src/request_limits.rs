@@ -86,6 +86,19 @@ pub fn check_header_size(req: &Request) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Refuses a request with more than one `Authorization` header with 400. Which one counts would
+/// be a choice: a proxy or gateway that checks one and a service that reads another could
+/// disagree about who is calling, so neither is read.
+pub fn check_one_authorization(req: &Request) -> Result<(), ApiError> {
+    let mut authorizations = req.headers().get_all(poem::http::header::AUTHORIZATION).iter();
+    if authorizations.next().is_some() && authorizations.next().is_some() {
+        return Err(ApiError::BadRequest(
+            "it carries more than one Authorization header".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
 /// Serves `/api/tasks/` as `/api/tasks` and `//api//tasks` as `/api/tasks`: trailing slashes
 /// trimmed and repeated slashes merged, the query kept. Rewritten, not redirected (a redirect
 /// would drop the `Authorization` header in some clients and costs a round trip). Most paths are

@@ -13,7 +13,8 @@ use chrono_tz::Tz;
 use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
 use poem_openapi::types::{ParseFromParameter, ParseResult, Type};
 
-use crate::tasks::details::{Due, PriorityRank};
+use crate::error::{ApiError, ValidationIssue};
+use crate::tasks::details::{Due, PriorityRank, within_calendar};
 use crate::tasks::{DueWindow, ListOrder, SortField, TaskListQuery};
 
 /// A declared query parameter: published as a plain string (any value is valid input; the
@@ -58,6 +59,26 @@ pub const MAX_PAGE_LIMIT: u64 = 1000;
 
 /// The page size when `page` is sent without `limit`.
 pub const DEFAULT_PAGE_SIZE: u64 = 20;
+
+/// The furthest `offset` the databases take (a signed 64-bit number on both). A larger offset or
+/// page, whatever its digits, is past the end of every list: it is read as this one and answers
+/// an empty page, never an error.
+pub const MAX_OFFSET: u64 = i64::MAX as u64;
+
+/// A non-negative whole number of any size, at most [`MAX_OFFSET`]; `None` for anything else.
+fn offset_number(value: &str) -> Option<u64> {
+    let number = match value.parse::<u64>() {
+        Ok(number) => number,
+        Err(_) if value.bytes().all(|byte| byte.is_ascii_digit()) => u64::MAX,
+        Err(_) => return None,
+    };
+    Some(number.min(MAX_OFFSET))
+}
+
+/// The most different tags one list request may filter on. Each is one more condition in the
+/// statement: SQLite refuses an expression of about a thousand, and no frontend sends more than a
+/// handful (a task holds at most 20).
+pub const MAX_FILTER_TAGS: usize = 100;
 
 /// The query string's pairs, decoded.
 struct Pairs(Vec<(String, String)>);
@@ -155,28 +176,52 @@ fn due_from(value: &str, tz: Tz) -> Option<DueWindow> {
     })
 }
 
-/// `due_before` (inclusive): a date means until the end of that day.
+/// `due_before` (inclusive): a date means until the end of that day. A bound past the year 9999
+/// is no bound (every due date is before it), and is left out: SQLite compares instants as
+/// text, where `+10000-…` sorts before `2026-…`.
 fn due_until(value: &str, tz: Tz) -> Option<DueWindow> {
     Some(match Due::parse(value)? {
         Due::Date(date) => {
             let next = date.succ_opt()?;
             DueWindow {
-                dates: (None, Some(utc_midnight(next))),
-                instants: (None, Some(start_of(next, tz))),
+                dates: (None, within_calendar(utc_midnight(next))),
+                instants: (None, within_calendar(start_of(next, tz))),
             }
         }
         Due::At(at) => {
-            let after = at + Duration::microseconds(1);
+            let after = within_calendar(at + Duration::microseconds(1));
             DueWindow {
-                dates: (None, Some(after)),
-                instants: (None, Some(after)),
+                dates: (None, after),
+                instants: (None, after),
             }
         }
     })
 }
 
-/// Parses the raw query string of a list request at `now`.
-pub fn list_query(raw: &str, now: DateTime<Utc>) -> TaskListQuery {
+/// The tag filter's values without case-insensitive repeats (the first spelling kept); 422 when
+/// more than [`MAX_FILTER_TAGS`] different ones are left.
+fn filter_tags(values: Vec<&str>) -> Result<Vec<String>, ApiError> {
+    let mut seen = std::collections::HashSet::new();
+    let mut tags = Vec::new();
+    for value in values {
+        let tag = value.replace('\0', "");
+        if seen.insert(tag.to_lowercase()) {
+            if tags.len() == MAX_FILTER_TAGS {
+                return Err(ApiError::Validation(vec![ValidationIssue::query(
+                    "tags",
+                    "too_long",
+                    format!("At most {MAX_FILTER_TAGS} different tags can be filtered on at once."),
+                )]));
+            }
+            tags.push(tag);
+        }
+    }
+    Ok(tags)
+}
+
+/// Parses the raw query string of a list request at `now`. Only a filter too large to run is an
+/// error; anything else unknown is ignored.
+pub fn list_query(raw: &str, now: DateTime<Utc>) -> Result<TaskListQuery, ApiError> {
     let pairs = Pairs(serde_urlencoded::from_str(raw).unwrap_or_default());
     let mut query = TaskListQuery {
         // `completed` wins over the status words when both are usable.
@@ -202,12 +247,11 @@ pub fn list_query(raw: &str, now: DateTime<Utc>) -> TaskListQuery {
             .iter()
             .filter_map(|word| PriorityRank::of_word(word))
             .collect();
+        // One bound value per rank however often it was sent.
+        query.priorities.sort();
+        query.priorities.dedup();
     }
-    query.tags = pairs
-        .all(&["tag", "tags", "tags_filter"])
-        .into_iter()
-        .map(|tag| tag.replace('\0', ""))
-        .collect();
+    query.tags = filter_tags(pairs.all(&["tag", "tags", "tags_filter"]))?;
 
     let tz: Tz = pairs
         .first(&["tz", "timezone", "time_zone"])
@@ -265,25 +309,19 @@ pub fn list_query(raw: &str, now: DateTime<Utc>) -> TaskListQuery {
         .first(&["limit", "page_size", "per_page", "pageSize"])
         .and_then(|value| value.parse::<u64>().ok())
         .filter(|limit| (1..=MAX_PAGE_LIMIT).contains(limit));
-    let page = pairs
-        .first(&["page"])
-        .and_then(|value| value.parse::<u64>().ok())
-        .filter(|page| *page >= 1);
+    let page = pairs.first(&["page"]).and_then(offset_number).filter(|page| *page >= 1);
     match page {
         Some(page) => {
             let size = limit.unwrap_or(DEFAULT_PAGE_SIZE);
             query.limit = Some(size);
-            query.offset = (page - 1).saturating_mul(size);
+            query.offset = (page - 1).saturating_mul(size).min(MAX_OFFSET);
         }
         None => {
             query.limit = limit;
-            query.offset = pairs
-                .first(&["offset", "skip"])
-                .and_then(|value| value.parse().ok())
-                .unwrap_or(0);
+            query.offset = pairs.first(&["offset", "skip"]).and_then(offset_number).unwrap_or(0);
         }
     }
-    query
+    Ok(query)
 }
 
 /// Due before today (a date) or before now (an instant).
@@ -303,7 +341,7 @@ mod tests {
     }
 
     fn parse(raw: &str) -> TaskListQuery {
-        list_query(raw, at("2026-03-04T15:00:00Z"))
+        list_query(raw, at("2026-03-04T15:00:00Z")).unwrap()
     }
 
     #[test]
@@ -313,7 +351,21 @@ mod tests {
             TaskListQuery::default()
         );
         assert_eq!(parse("limit=1001").limit, None);
-        assert_eq!(parse("offset=99999999999999999999999").offset, 0);
+        assert_eq!(parse("offset=-5").offset, 0);
+        assert_eq!(parse("offset=1e3").offset, 0);
+    }
+
+    #[test]
+    fn offsets_and_pages_past_what_the_databases_take_are_the_furthest_they_take() {
+        // sea-query binds an offset as a signed 64-bit number; one past it once answered 500.
+        for huge in ["9223372036854775808", "18446744073709551615", "99999999999999999999999"] {
+            assert_eq!(parse(&format!("offset={huge}")).offset, MAX_OFFSET, "{huge}");
+        }
+        assert_eq!(parse("offset=9223372036854775807").offset, MAX_OFFSET);
+        let query = parse("page=9223372036854775807");
+        assert_eq!((query.limit, query.offset), (Some(DEFAULT_PAGE_SIZE), MAX_OFFSET));
+        assert_eq!(parse("page=99999999999999999999999&limit=5").offset, MAX_OFFSET);
+        assert_eq!(parse("offset=42").offset, 42);
     }
 
     #[test]
@@ -337,9 +389,27 @@ mod tests {
             parse("priority_filter=low&priority=3").priorities,
             [PriorityRank::Low, PriorityRank::High]
         );
+        assert_eq!(
+            parse(&format!("priority=high,low{}", ",1".repeat(5000))).priorities,
+            [PriorityRank::Low, PriorityRank::High]
+        );
         assert!(parse("priority=all").priorities.is_empty());
         assert_eq!(parse("tags=work,home&tag=x").tags, ["work", "home", "x"]);
         assert_eq!(parse("tags_filter=a").tags, ["a"]);
+        assert_eq!(parse("tags=Work,work,WORK&tag=home").tags, ["Work", "home"]);
+    }
+
+    #[test]
+    fn a_tag_filter_is_capped_by_its_different_tags_not_by_its_repeats() {
+        let tags = |count: usize| (0..count).map(|i| format!("t{i}")).collect::<Vec<_>>().join(",");
+        assert_eq!(
+            parse(&format!("tags={}", tags(MAX_FILTER_TAGS))).tags.len(),
+            MAX_FILTER_TAGS
+        );
+        assert_eq!(parse(&format!("tags=a{}", ",A".repeat(5000))).tags, ["a"]);
+        let refused = list_query(&format!("tags={}", tags(MAX_FILTER_TAGS + 1)), Utc::now()).unwrap_err();
+        assert_eq!(refused.code(), "validation_failed");
+        assert_eq!(refused.issues().unwrap()[0].loc, ["query", "tags"]);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! `specs/api/fields.md`), read into one canonical form. A value that is present but cannot be
 //! read is a 422 naming the field; unknown fields stay ignored.
 
-use chrono::{DateTime, Datelike, Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
 use super::field_schemas::{STATUS_FALSE, STATUS_TRUE};
@@ -10,7 +10,7 @@ use super::json_body::Fields;
 use crate::error::{ApiError, ValidationIssue};
 use crate::tasks::details::{
     Due, MAX_RECURRENCE_INTERVAL, MAX_TAG_CHARS, MAX_TAGS, Priority, Recurrence, RecurrenceKind, normalise_tags,
-    parse_instant, parse_interval, parse_relative_reminder,
+    parse_instant, parse_interval, parse_relative_reminder, within_calendar,
 };
 
 /// The names each field is accepted under, canonical first.
@@ -388,7 +388,7 @@ pub fn resolve_reminder(
                 .and_then(|at| DateTime::from_timestamp_micros(at.timestamp_micros())),
         },
     };
-    match at.filter(|at| (0..=9999).contains(&at.year())) {
+    match at.and_then(within_calendar) {
         Some(at) => Ok(Some(at)),
         None => Err(ApiError::Validation(vec![ValidationIssue::body(
             Some(REMINDER_TIME[0]),

@@ -201,9 +201,9 @@ impl TaskDetailsRequest {
 #[derive(Debug, Object)]
 #[oai(example)]
 pub struct NewTaskRequest {
-    /// Required; trimmed, then 1 to 200 characters; no NUL.
+    /// Required; trimmed (white space and invisible characters at either end), then 1 to 200 characters, one line without control characters.
     #[oai(validator(
-        pattern = r"^[\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\x00](?:[^\x00]{0,198}[^\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\x00])?[\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+        pattern = r"^[\t\n\x0B\x0C\r \x85\xA0\xAD\u1680\u180E\u2000-\u200F\u2028-\u202F\u205F-\u2064\u2066-\u206F\u3000\uFEFF]*[^\t\n\x0B\x0C\r \x85\xA0\xAD\u1680\u180E\u2000-\u200F\u2028-\u202F\u205F-\u2064\u2066-\u206F\u3000\uFEFF\x00-\x1F\x7F-\x9F](?:[^\x00-\x1F\x7F-\x9F]{0,198}[^\t\n\x0B\x0C\r \x85\xA0\xAD\u1680\u180E\u2000-\u200F\u2028-\u202F\u205F-\u2064\u2066-\u206F\u3000\uFEFF\x00-\x1F\x7F-\x9F])?[\t\n\x0B\x0C\r \x85\xA0\xAD\u1680\u180E\u2000-\u200F\u2028-\u202F\u205F-\u2064\u2066-\u206F\u3000\uFEFF]*$"
     ))]
     pub title: String,
     /// Optional, at most 1000 characters, no NUL; an empty string is stored as given, `null` means none.
@@ -273,9 +273,9 @@ impl NewTaskRequest {
 #[derive(Debug, Object)]
 #[oai(example)]
 pub struct TaskUpdateRequest {
-    /// Trimmed, then 1 to 200 characters; no NUL.
+    /// Trimmed (white space and invisible characters at either end), then 1 to 200 characters, one line without control characters.
     #[oai(validator(
-        pattern = r"^[\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\x00](?:[^\x00]{0,198}[^\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\x00])?[\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+        pattern = r"^[\t\n\x0B\x0C\r \x85\xA0\xAD\u1680\u180E\u2000-\u200F\u2028-\u202F\u205F-\u2064\u2066-\u206F\u3000\uFEFF]*[^\t\n\x0B\x0C\r \x85\xA0\xAD\u1680\u180E\u2000-\u200F\u2028-\u202F\u205F-\u2064\u2066-\u206F\u3000\uFEFF\x00-\x1F\x7F-\x9F](?:[^\x00-\x1F\x7F-\x9F]{0,198}[^\t\n\x0B\x0C\r \x85\xA0\xAD\u1680\u180E\u2000-\u200F\u2028-\u202F\u205F-\u2064\u2066-\u206F\u3000\uFEFF\x00-\x1F\x7F-\x9F])?[\t\n\x0B\x0C\r \x85\xA0\xAD\u1680\u180E\u2000-\u200F\u2028-\u202F\u205F-\u2064\u2066-\u206F\u3000\uFEFF]*$"
     ))]
     pub title: Option<String>,
     /// At most 1000 characters, no NUL; `null` clears the description.
@@ -422,12 +422,38 @@ impl Example for DeletedTask {
     }
 }
 
-/// The title rule: trimmed, then 1..=200 characters (not bytes).
+/// What a title is trimmed of: white space, and the invisible format characters (zero-width
+/// space and joiners, word joiner, byte order mark, direction marks, soft hyphen) that would let
+/// a title that shows nothing count as one. Inside a title they stay (an emoji sequence joins
+/// with U+200D).
+fn is_blank(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(
+            c,
+            '\u{AD}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{206F}'
+                | '\u{FEFF}'
+        )
+}
+
+/// The title rule: trimmed of [`is_blank`] characters, then 1..=200 characters (not bytes), none
+/// of them a control character (a title is one line: no line break, tab or terminal escape).
 fn read_title(fields: &mut Fields<'_>, raw: String) -> Option<String> {
-    let title = raw.trim();
+    let title = raw.trim_matches(is_blank);
     let length = title.chars().count();
     if length == 0 {
         fields.issue("title", "string_too_short", "Title must not be empty.");
+        None
+    } else if title.chars().any(char::is_control) {
+        fields.issue(
+            "title",
+            "string_pattern",
+            "Title must be one line without control characters (line breaks, tabs, escape sequences).",
+        );
         None
     } else if length > MAX_TITLE_CHARS {
         fields.issue(
@@ -547,10 +573,10 @@ mod tests {
     use poem_openapi::types::Type;
 
     /// The title rule as a JSON Schema pattern, for clients and contract fuzzers: at most 200
-    /// characters once the white space `str::trim` removes is gone, at least one other character,
-    /// no NUL. The `validator(pattern)` attributes of the request objects repeat it literally (they take no
+    /// characters once the blank ones at either end (`is_blank`) are gone, at least one other
+    /// character, no control character. The `validator(pattern)` attributes of the request objects repeat it literally (they take no
     /// constants); these tests keep them equal to this constant and to `read_title`.
-    const TITLE_PATTERN: &str = r"^[\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\x00](?:[^\x00]{0,198}[^\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\x00])?[\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$";
+    const TITLE_PATTERN: &str = r"^[\t\n\x0B\x0C\r \x85\xA0\xAD\u1680\u180E\u2000-\u200F\u2028-\u202F\u205F-\u2064\u2066-\u206F\u3000\uFEFF]*[^\t\n\x0B\x0C\r \x85\xA0\xAD\u1680\u180E\u2000-\u200F\u2028-\u202F\u205F-\u2064\u2066-\u206F\u3000\uFEFF\x00-\x1F\x7F-\x9F](?:[^\x00-\x1F\x7F-\x9F]{0,198}[^\t\n\x0B\x0C\r \x85\xA0\xAD\u1680\u180E\u2000-\u200F\u2028-\u202F\u205F-\u2064\u2066-\u206F\u3000\uFEFF\x00-\x1F\x7F-\x9F])?[\t\n\x0B\x0C\r \x85\xA0\xAD\u1680\u180E\u2000-\u200F\u2028-\u202F\u205F-\u2064\u2066-\u206F\u3000\uFEFF]*$";
 
     /// No NUL anywhere: PostgreSQL cannot store it, so it is refused on both back ends.
     const DESCRIPTION_PATTERN: &str = r"^[^\x00]*$";
@@ -600,10 +626,21 @@ mod tests {
             format!("a{}b", " ".repeat(198)),
             format!("a{}b", " ".repeat(199)),
             "line\nbreak".to_owned(),
+            "tab\tinside".to_owned(),
+            "red \u{1b}[31m".to_owned(),
+            "del\u{7f}".to_owned(),
+            "c1\u{9b}".to_owned(),
+            "\u{200b}\u{200c}\u{200d}".to_owned(),
+            "\u{feff}Buy milk\u{200b}".to_owned(),
+            "\u{ad}\u{2060}\u{202e}".to_owned(),
+            "\u{1f468}\u{200d}\u{1f469}".to_owned(),
+            "\n\t trimmed \r\n".to_owned(),
+            format!("\u{200b}{}\u{feff}", "x".repeat(200)),
         ];
         for sample in samples {
-            let rule = sample.trim();
-            let accepted = !rule.is_empty() && rule.chars().count() <= MAX_TITLE_CHARS && !sample.contains('\0');
+            let rule = sample.trim_matches(is_blank);
+            let accepted =
+                !rule.is_empty() && rule.chars().count() <= MAX_TITLE_CHARS && !rule.chars().any(char::is_control);
             assert_eq!(pattern.is_match(&sample), accepted, "{sample:?}");
         }
     }

@@ -66,6 +66,10 @@ pub enum ListTasksResponse {
     /// No valid bearer token.
     #[oai(status = 401)]
     Unauthorized(ErrorJson, #[oai(header = "WWW-Authenticate")] String),
+    /// The tag filter names more than 100 different tags (`errors` says so); every other
+    /// parameter or value that cannot be used is ignored.
+    #[oai(status = 422)]
+    UnprocessableEntity(ErrorJson),
     /// Something failed on our side (a bug, logged with the request id); retrying will not help.
     #[oai(status = 500)]
     InternalError(ErrorJson),
@@ -76,7 +80,7 @@ pub enum ListTasksResponse {
     #[oai(status_range = "4XX")]
     ClientError(StatusCode, ErrorJson),
 }
-error_variants!(ListTasksResponse {});
+error_variants!(ListTasksResponse { 422 => UnprocessableEntity });
 
 // Built once per request and moved straight into the response: boxing the big variant would
 // only add an allocation.
@@ -263,9 +267,9 @@ struct TaskOperations<'a> {
 impl TaskOperations<'_> {
     async fn list(&self, user: &AuthUser, request: &Request, if_none_match: Option<&str>) -> ListTasksResponse {
         let raw_query = request.uri().query().unwrap_or_default();
-        let query = list_query(raw_query, chrono::Utc::now());
         respond(
             async {
+                let query = list_query(raw_query, chrono::Utc::now())?;
                 let rows = tasks::list_tasks(self.db, user, &query).await?;
                 // Written as the rows are read, without an owned task in between; the entity
                 // tag is made in the same pass.
@@ -499,6 +503,22 @@ fn same_user<R: FromApiError>(auth: &BearerAuth, user_id: &str) -> Result<(), R>
 }
 
 const TASKS: &str = "/api/tasks";
+
+/// Every byte of a path segment that RFC 3986 does not leave unreserved.
+const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// `/api/{user_id}/tasks` with the id as one encoded segment: a `/`, `%`, space, non-ASCII or
+/// control character in it stays part of the id instead of naming another path.
+fn user_tasks_path(user_id: &str) -> String {
+    format!(
+        "/api/{}/tasks",
+        percent_encoding::utf8_percent_encode(user_id, PATH_SEGMENT)
+    )
+}
 
 impl TasksApi {
     fn operations(&self) -> TaskOperations<'_> {
@@ -868,7 +888,7 @@ impl UserTasksApi {
         if let Err(refused) = same_user(&auth, &user_id.0) {
             return refused;
         }
-        let base = format!("/api/{}/tasks", user_id.0);
+        let base = user_tasks_path(&user_id.0);
         let keyed = KeyedRequest::from_request(request, body.raw());
         self.operations()
             .create(auth.user(), &base, body.into_inner(), keyed)
@@ -1113,5 +1133,18 @@ impl UserTasksApi {
             return refused;
         }
         self.operations().delete(auth.user(), id.0, if_match.0.as_deref()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::user_tasks_path;
+
+    #[test]
+    fn the_per_user_path_encodes_the_user_id_as_one_segment() {
+        assert_eq!(user_tasks_path("alice-1_b.c~"), "/api/alice-1_b.c~/tasks");
+        assert_eq!(user_tasks_path("al/ice"), "/api/al%2Fice/tasks");
+        assert_eq!(user_tasks_path("x%2Fy"), "/api/x%252Fy/tasks");
+        assert_eq!(user_tasks_path("a b\u{7}é"), "/api/a%20b%07%C3%A9/tasks");
     }
 }

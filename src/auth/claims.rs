@@ -26,6 +26,9 @@ pub struct RawHeader {
     pub kid: Option<String>,
     /// `jku`, `x5u` or an embedded `jwk`: a token naming its own key is refused outright.
     pub names_its_own_key: bool,
+    /// `crit`: extensions the token says must be understood. This service understands none, so
+    /// such a token is invalid (RFC 7515 §4.1.11), whatever the list holds.
+    pub names_critical_extensions: bool,
 }
 
 impl RawHeader {
@@ -42,6 +45,7 @@ impl RawHeader {
             alg: text(members.alg).ok_or(malformed)?,
             kid: text(members.kid),
             names_its_own_key: members.jku.0 || members.x5u.0 || members.jwk.0,
+            names_critical_extensions: members.crit.0,
         })
     }
 }
@@ -59,6 +63,8 @@ struct HeaderMembers {
     x5u: PresentMember,
     #[serde(default)]
     jwk: PresentMember,
+    #[serde(default)]
+    crit: PresentMember,
 }
 
 /// A member's text; `None` when it is anything but a string.
@@ -133,9 +139,11 @@ pub fn rejection_for(kind: &ErrorKind) -> AuthRejection {
 
 /// The claims that can name the user, read from a verified token's payload. Every other claim
 /// (Better Auth's tokens carry a dozen: email, name, image, dates) is skipped without being kept:
-/// a map of every claim cost an owned key and value each, on every request. A claim that is not
-/// a string counts as absent; a claim repeated in the payload makes the token malformed (RFC 7519
-/// §4 lets a parser reject it).
+/// a map of every claim cost an owned key and value each, on every request. A `user_id`, `userId`,
+/// `id` or `user.id` that is not a string counts as absent. A `sub` that is not a string never
+/// gets here: jsonwebtoken's own claim check refuses the whole token first (401 `invalid_token`,
+/// pinned in `tests/api/attacks.rs`). A claim repeated in the payload makes the token malformed
+/// (RFC 7519 §4 lets a parser reject it).
 #[derive(Debug, Default, Deserialize)]
 pub struct IdentityClaims {
     #[serde(default)]
@@ -347,6 +355,11 @@ mod tests {
         let header = RawHeader::parse(&header_of(json!({"alg": "ES512", "kid": "k1"}))).unwrap();
         assert_eq!((header.alg.as_str(), header.kid.as_deref()), ("ES512", Some("k1")));
         assert!(!header.names_its_own_key);
+        assert!(!header.names_critical_extensions);
+        for crit in [json!(["exp"]), json!([]), json!(null), json!("b64")] {
+            let header = RawHeader::parse(&header_of(json!({"alg": "HS256", "crit": crit}))).unwrap();
+            assert!(header.names_critical_extensions, "{crit}");
+        }
         for field in ["jku", "x5u", "jwk"] {
             let mut value = json!({"alg": "RS256", "kid": "k1"});
             value[field] = json!("https://evil.example/keys");

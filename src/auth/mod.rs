@@ -140,6 +140,11 @@ impl TokenVerifier {
         if header.names_its_own_key {
             return Err(InvalidToken("it names its own key (`jku`, `x5u` or `jwk`), which is never trusted").into());
         }
+        if header.names_critical_extensions {
+            return Err(
+                InvalidToken("it names critical extensions (`crit`), which this service does not support").into(),
+            );
+        }
         match header.alg.as_str() {
             alg @ ("HS256" | "HS384" | "HS512") => match &self.hmac {
                 Some(hmac) => {

@@ -211,10 +211,14 @@ pub fn parse_instant(text: &str) -> Option<DateTime<Utc>> {
             .find_map(|format| chrono::NaiveDateTime::parse_from_str(text, format).ok())
             .map(|naive| naive.and_utc())
         })?;
-    if !(0..=9999).contains(&parsed.year()) {
-        return None;
-    }
-    DateTime::from_timestamp_micros(parsed.timestamp_micros())
+    DateTime::from_timestamp_micros(within_calendar(parsed)?.timestamp_micros())
+}
+
+/// `at` when it lies in the years 0 to 9999 in UTC: the instants the service stores and
+/// answers. Past them an instant is neither a `YYYY-MM-DD` date nor RFC 3339, and SQLite's text
+/// order (`+10083-…` before `2026-…`) would put it first.
+pub fn within_calendar(at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    (0..=9999).contains(&at.year()).then_some(at)
 }
 
 /// How often a recurring task comes back.
@@ -261,15 +265,17 @@ pub struct Recurrence {
 
 impl Recurrence {
     /// `at` moved by one step. Months and years go by the calendar, clamped to the end of a
-    /// shorter month (Jan 31 + 1 month = Feb 28, or 29 in a leap year).
+    /// shorter month (Jan 31 + 1 month = Feb 28, or 29 in a leap year). `None` past the year
+    /// 9999: a series ends there.
     pub fn advance(self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let interval = self.interval;
-        match self.kind {
+        let next = match self.kind {
             RecurrenceKind::Daily => at.checked_add_signed(Duration::days(interval.into())),
             RecurrenceKind::Weekly => at.checked_add_signed(Duration::weeks(interval.into())),
             RecurrenceKind::Monthly => at.checked_add_months(Months::new(interval)),
             RecurrenceKind::Yearly => at.checked_add_months(Months::new(interval.checked_mul(12)?)),
-        }
+        };
+        within_calendar(next?)
     }
 
     /// The rule kept in `recurrence_type` and `recurrence_interval`; `None` without a type.
@@ -449,6 +455,25 @@ mod tests {
         assert_eq!(
             weekly.advance(at("2026-12-25T00:00:00Z")),
             Some(at("2027-01-08T00:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn a_series_ends_at_the_year_9999() {
+        let rule = monthly(999);
+        assert_eq!(rule.advance(at("9999-12-31T00:00:00Z")), None);
+        assert_eq!(
+            Due::Date(NaiveDate::from_ymd_opt(9999, 12, 31).unwrap()).advanced(rule),
+            None
+        );
+        let daily = Recurrence {
+            kind: RecurrenceKind::Daily,
+            interval: 1,
+        };
+        assert_eq!(daily.advance(at("9999-12-31T23:59:59Z")), None);
+        assert_eq!(
+            daily.advance(at("9999-12-30T23:59:59Z")),
+            Some(at("9999-12-31T23:59:59Z"))
         );
     }
 

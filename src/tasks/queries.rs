@@ -15,7 +15,9 @@ use sea_orm::{
 };
 
 use super::cells::TaskRows;
-use super::details::{Due, Priority, PriorityRank, Recurrence, RecurrenceKind, TAG_SEPARATOR, tags_for_matching};
+use super::details::{
+    Due, Priority, PriorityRank, Recurrence, RecurrenceKind, TAG_SEPARATOR, tags_for_matching, within_calendar,
+};
 use super::entity::{ActiveModel, Column, Entity as Tasks, Model, TASK_ROW_COLUMNS, TaskRow};
 use super::fixed_sql::FixedSql;
 use crate::auth::AuthUser;
@@ -731,7 +733,10 @@ async fn create_next_occurrence(
         recurrence_type: Set(Some(rule.kind.as_str().to_owned())),
         recurrence_interval: Set(rule.interval as i32),
         parent_task_id: Set(Some(task.id)),
-        reminder_at: Set(task.reminder_at.map(|at| at + shift)),
+        // Moved with the due date; dropped if that takes it past the year 9999.
+        reminder_at: Set(task
+            .reminder_at
+            .and_then(|at| within_calendar(at.checked_add_signed(shift)?))),
         ..Default::default()
     };
     // Nothing is read back: the answer is the completed task.

@@ -1,5 +1,6 @@
 //! Black-box tests of the whole service over HTTP: one binary, one module per capability.
 
+mod attacks;
 mod auth;
 mod better_auth;
 mod citus;

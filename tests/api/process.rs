@@ -14,14 +14,14 @@ use crate::helpers::{PostgresTestDatabase, SECRET, now, postgres_admin_url, post
 use crate::proxy::{Proxy, socket_addr_of, via};
 
 /// A running `todo-api` with JSON logs captured from stderr.
-struct ServerProcess {
+pub(crate) struct ServerProcess {
     child: Child,
     address: Option<String>,
     logs: Arc<Mutex<Vec<String>>>,
 }
 
 impl ServerProcess {
-    fn start(envs: &[(&str, &str)]) -> ServerProcess {
+    pub(crate) fn start(envs: &[(&str, &str)]) -> ServerProcess {
         Self::spawn(Command::new(env!("CARGO_BIN_EXE_todo-api")), envs)
     }
 
@@ -66,7 +66,7 @@ impl ServerProcess {
     }
 
     /// Waits for the "listening" line and returns `http://host:port`.
-    fn wait_until_listening(&mut self, limit: Duration) -> String {
+    pub(crate) fn wait_until_listening(&mut self, limit: Duration) -> String {
         let started = Instant::now();
         loop {
             let found = self.logs.lock().unwrap().iter().find_map(|line| {
@@ -127,7 +127,7 @@ impl Drop for ServerProcess {
 }
 
 /// A database for a separate process: a fresh PostgreSQL database, or a temporary SQLite file.
-async fn process_database() -> (String, Option<PostgresTestDatabase>, Option<TempFile>) {
+pub(crate) async fn process_database() -> (String, Option<PostgresTestDatabase>, Option<TempFile>) {
     match postgres_admin_url() {
         Some(admin) => {
             let database = PostgresTestDatabase::create(&admin).await;
@@ -142,7 +142,7 @@ async fn process_database() -> (String, Option<PostgresTestDatabase>, Option<Tem
     }
 }
 
-struct TempFile(std::path::PathBuf);
+pub(crate) struct TempFile(std::path::PathBuf);
 
 impl Drop for TempFile {
     fn drop(&mut self) {
@@ -350,7 +350,7 @@ async fn logs_carry_the_request_id_and_user_but_never_a_token_secret_or_password
 }
 
 /// Reads from `stream` until it is closed (EOF or reset) or `limit` passes; true when closed.
-async fn closed_within(stream: &mut tokio::net::TcpStream, limit: Duration) -> bool {
+pub(crate) async fn closed_within(stream: &mut tokio::net::TcpStream, limit: Duration) -> bool {
     use tokio::io::AsyncReadExt;
     let mut buffer = [0u8; 1024];
     let deadline = tokio::time::Instant::now() + limit;
@@ -364,7 +364,7 @@ async fn closed_within(stream: &mut tokio::net::TcpStream, limit: Duration) -> b
 }
 
 /// Sends one complete request on `stream` and reads its whole response (it has a length).
-async fn round_trip(stream: &mut tokio::net::TcpStream) -> String {
+pub(crate) async fn round_trip(stream: &mut tokio::net::TcpStream) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     stream
         .write_all(b"GET /health HTTP/1.1\r\nHost: test\r\n\r\n")
