@@ -3,10 +3,10 @@
 use std::sync::Arc;
 
 use crate::db::Db;
-use poem::{Endpoint, EndpointExt, Request, Response, Result, Route, get};
+use poem::{Endpoint, EndpointExt, Route, get};
 use sea_orm::DatabaseConnection;
 
-use crate::api::{ApiService, Operations, apis, openapi_service};
+use crate::api::{ApiService, apis, openapi_service};
 use crate::auth::TokenVerifier;
 use crate::config::Config;
 use crate::cors::CorsPolicy;
@@ -25,24 +25,21 @@ pub fn build_app(
     metrics: Arc<Metrics>,
     drain: Drain,
 ) -> AppEndpoint {
-    // Built twice: the document's service owns one, the served route table the other.
-    let apis = || apis(db.clone(), verifier.clone(), drain.clone(), config.idempotency_ttl);
-    let api = openapi_service(apis());
-
-    let mut beside = Route::new()
+    let api = openapi_service(apis(
+        db.clone(),
+        verifier.clone(),
+        drain.clone(),
+        config.idempotency_ttl,
+    ));
+    let mut routes = Route::new()
         .nest("/docs", api.swagger_ui())
         .at("/openapi.json", api.spec_endpoint())
         .at("/openapi.yaml", api.spec_endpoint_yaml());
-    let metrics_here = config.metrics_addr.is_none();
-    if metrics_here {
-        beside = beside.at("/metrics", metrics_route(db.clone(), metrics.clone(), verifier.clone()));
+    if config.metrics_addr.is_none() {
+        routes = routes.at("/metrics", metrics_route(db, metrics.clone(), verifier.clone()));
     }
-    let routes = Dispatch {
-        api: Operations::new(apis()),
-        beside,
-        metrics_here,
-    };
-    routes.with(Edge {
+    // Every other path is the API's: `OpenApiService` routes its operations by path and method.
+    routes.nest_no_strip("/", api).with(Edge {
         metrics,
         verifier,
         cors: CorsPolicy::new(config.cors_origins.clone()),
@@ -51,45 +48,8 @@ pub fn build_app(
     })
 }
 
-/// The API, and beside it the document, Swagger UI and (unless it has a listener of its own)
-/// `/metrics`. Their paths are few and fixed, so they are told apart here and every other request
-/// goes straight into the API's own route table: an outer router with the API nested at `/`
-/// matched every request twice, rewrote its URI and boxed its future once more.
-pub struct Dispatch {
-    api: Operations,
-    beside: Route,
-    metrics_here: bool,
-}
-
-impl Dispatch {
-    fn is_beside_the_api(&self, path: &str) -> bool {
-        match path {
-            "/openapi.json" | "/openapi.yaml" => true,
-            "/metrics" => self.metrics_here,
-            _ => path
-                .strip_prefix("/docs")
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/')),
-        }
-    }
-}
-
-impl Endpoint for Dispatch {
-    type Output = Response;
-
-    // Not an `async fn`: both sides are route tables, and the chosen table's future is the answer
-    // (one move of the request fewer, and no future around it).
-    fn call(&self, mut req: Request) -> impl Future<Output = Result<Response>> + Send {
-        let routes = if self.is_beside_the_api(req.uri().path()) {
-            &self.beside
-        } else {
-            self.api.route_for(&mut req)
-        };
-        routes.call(req)
-    }
-}
-
 /// The endpoint [`build_app`] builds, named so the server can hold it without boxing it.
-pub type AppEndpoint = EdgeEndpoint<Dispatch>;
+pub type AppEndpoint = EdgeEndpoint<Route>;
 
 /// `/metrics` alone, for the separate listener of `METRICS_ADDR`.
 pub fn metrics_app(db: Db, metrics: Arc<Metrics>, verifier: Arc<TokenVerifier>) -> Route {
@@ -117,49 +77,4 @@ fn spec_service() -> ApiService {
         Drain::default(),
         crate::config::DEFAULT_IDEMPOTENCY_TTL,
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::api::RootApi;
-
-    fn dispatch(metrics_here: bool) -> Dispatch {
-        Dispatch {
-            api: Operations::new(RootApi),
-            beside: Route::new(),
-            metrics_here,
-        }
-    }
-
-    #[test]
-    fn the_document_swagger_ui_and_metrics_are_served_beside_the_api() {
-        let routes = dispatch(true);
-        for path in [
-            "/docs",
-            "/docs/",
-            "/docs/oauth-receiver.html",
-            "/openapi.json",
-            "/openapi.yaml",
-            "/metrics",
-        ] {
-            assert!(routes.is_beside_the_api(path), "{path}");
-        }
-        for path in [
-            "/",
-            "/api/tasks",
-            "/health",
-            "/docsx",
-            "/openapi.jsonx",
-            "/metrics/x",
-            "/api/docs",
-        ] {
-            assert!(!routes.is_beside_the_api(path), "{path}");
-        }
-    }
-
-    #[test]
-    fn metrics_on_their_own_listener_leave_the_path_to_the_api_and_its_404() {
-        assert!(!dispatch(false).is_beside_the_api("/metrics"));
-    }
 }

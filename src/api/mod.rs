@@ -7,7 +7,7 @@ mod idempotent;
 mod json_body;
 mod json_response;
 mod list_params;
-mod operations;
+mod per_user;
 mod root;
 mod task_fields;
 mod task_json;
@@ -26,12 +26,12 @@ use crate::drain::Drain;
 
 pub use health::HealthApi;
 pub(crate) use json_response::JsonResponse;
-pub use operations::Operations;
+pub use per_user::{PathUser, PerUserPaths};
 pub use root::RootApi;
-pub use tasks::{TasksApi, UserTasksApi};
+pub use tasks::TasksApi;
 
 /// Every API struct of the service; their operations are the published document.
-pub type Apis = (TasksApi, UserTasksApi, HealthApi, RootApi);
+pub type Apis = (TasksApi, PerUserPaths<TasksApi>, HealthApi, RootApi);
 
 pub type ApiService = OpenApiService<Apis, ()>;
 
@@ -43,17 +43,17 @@ pub fn apis(db: Db, verifier: Arc<TokenVerifier>, drain: Drain, idempotency_ttl:
             db: db.clone(),
             idempotency_ttl,
         },
-        UserTasksApi {
+        PerUserPaths(TasksApi {
             db: db.clone(),
             idempotency_ttl,
-        },
+        }),
         HealthApi { db, verifier, drain },
         RootApi,
     )
 }
 
-/// The OpenAPI service of `apis`: the document and Swagger UI generated from their operations
-/// (the operations themselves are served by [`Operations`]).
+/// The OpenAPI service of `apis`: it serves their operations, and the document and Swagger UI
+/// generated from them.
 pub fn openapi_service(apis: Apis) -> ApiService {
     OpenApiService::new(apis, "Todo API", env!("CARGO_PKG_VERSION"))
         .description(

@@ -1,12 +1,11 @@
-//! The task operations, under `/api/tasks…` and, for the frontends that use the per-user path
-//! style, under `/api/{user_id}/tasks…`.
+//! The task operations, under `/api/tasks…` (and, through [`super::per_user`], the same operations
+//! under `/api/{user_id}/tasks…`).
 //!
 //! Each operation takes [`BearerAuth`] first (so a missing token is a 401 whatever else is wrong
 //! with the request), calls owner-scoped queries through [`TaskOperations`] and answers with its
-//! own response enum, whose variants are the published contract of that operation. The per-user
-//! operations first compare the path's user id with the token's (403 `user_mismatch`); the id is
-//! never used to look anything up.
+//! own response enum, whose variants are the published contract of that operation.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use crate::db::Db;
@@ -21,6 +20,7 @@ use super::idempotent::{CreatedTask, KeyedOutcome, KeyedRequest, KeyedWrite, run
 use super::json_body::{JsonBody, OptionalJsonBody};
 use super::json_response::{JsonAnswer, JsonResponse};
 use super::list_params::{Lenient, list_query};
+use super::per_user::PathUser;
 use super::task_json::{JsonBody as _, TASK_SIZE_HINT, WrittenJson};
 use super::task_objects::{CompletionRequest, DeletedTask, NewTaskRequest, StatusRequest, Task, TaskUpdateRequest};
 use crate::auth::{AuthUser, BearerAuth};
@@ -35,21 +35,11 @@ enum ApiTags {
     /// The signed-in user's tasks. Every operation needs a Better Auth bearer token and only ever
     /// sees the caller's own tasks: another user's task answers 404, exactly like a missing one.
     Tasks,
-    /// The same operations under `/api/{user_id}/tasks…`, for frontends that put the user in the
-    /// path. The user still comes only from the token: a `{user_id}` that is not the token's
-    /// answers 403 `user_mismatch` before anything is read.
-    #[oai(rename = "Tasks (per-user paths)")]
-    UserTasks,
 }
 
 pub struct TasksApi {
     pub db: Db,
     /// How long an `Idempotency-Key` is kept (`IDEMPOTENCY_TTL_HOURS`).
-    pub idempotency_ttl: Duration,
-}
-
-pub struct UserTasksApi {
-    pub db: Db,
     pub idempotency_ttl: Duration,
 }
 
@@ -493,15 +483,6 @@ fn completion_change(body: Option<CompletionRequest>) -> CompletionChange {
     }
 }
 
-/// The per-user path's rule: its user id must be the token's.
-fn same_user<R: FromApiError>(auth: &BearerAuth, user_id: &str) -> Result<(), R> {
-    if auth.user().id() == user_id {
-        Ok(())
-    } else {
-        Err(R::from_api_error(ApiError::UserMismatch))
-    }
-}
-
 const TASKS: &str = "/api/tasks";
 
 /// Every byte of a path segment that RFC 3986 does not leave unreserved.
@@ -521,15 +502,6 @@ fn user_tasks_path(user_id: &str) -> String {
 }
 
 impl TasksApi {
-    fn operations(&self) -> TaskOperations<'_> {
-        TaskOperations {
-            db: &self.db,
-            idempotency_ttl: self.idempotency_ttl,
-        }
-    }
-}
-
-impl UserTasksApi {
     fn operations(&self) -> TaskOperations<'_> {
         TaskOperations {
             db: &self.db,
@@ -612,8 +584,13 @@ impl TasksApi {
         _idempotency_key: Header<Option<String>>,
     ) -> CreateTaskResponse {
         let keyed = KeyedRequest::from_request(request, body.raw());
+        // `Location` in the path style the request came by.
+        let base = match request.extensions().get::<PathUser>() {
+            Some(PathUser(user_id)) => Cow::Owned(user_tasks_path(user_id)),
+            None => Cow::Borrowed(TASKS),
+        };
         self.operations()
-            .create(auth.user(), TASKS, body.into_inner(), keyed)
+            .create(auth.user(), &base, body.into_inner(), keyed)
             .await
     }
 
@@ -808,330 +785,6 @@ impl TasksApi {
         #[oai(name = "If-Match")]
         if_match: Header<Option<String>>,
     ) -> DeleteTaskResponse {
-        self.operations().delete(auth.user(), id.0, if_match.0.as_deref()).await
-    }
-}
-
-#[OpenApi(tag = "ApiTags::UserTasks")]
-impl UserTasksApi {
-    /// List your tasks (per-user path)
-    ///
-    /// `GET /api/tasks` with the same parameters; `{user_id}` must be the token's user (else 403).
-    #[oai(path = "/api/:user_id/tasks", method = "get", operation_id = "user_list_tasks")]
-    // One argument per published query parameter; the values are read from the raw query,
-    // with their aliases, by `list_query`.
-    #[allow(clippy::too_many_arguments, unused_variables)]
-    async fn list_tasks(
-        &self,
-        auth: BearerAuth,
-        /// Your user id (the token's `sub`).
-        user_id: Path<String>,
-        request: &Request,
-        /// As `GET /api/tasks`.
-        completed: Query<Lenient>,
-        /// As `GET /api/tasks`.
-        status: Query<Lenient>,
-        /// As `GET /api/tasks`.
-        priority: Query<Lenient>,
-        /// As `GET /api/tasks`.
-        search: Query<Lenient>,
-        /// As `GET /api/tasks`.
-        tags: Query<Lenient>,
-        /// As `GET /api/tasks`.
-        due_before: Query<Lenient>,
-        /// As `GET /api/tasks`.
-        due_after: Query<Lenient>,
-        /// As `GET /api/tasks`.
-        overdue: Query<Lenient>,
-        /// As `GET /api/tasks`.
-        due_date_filter: Query<Lenient>,
-        /// As `GET /api/tasks`.
-        tz: Query<Lenient>,
-        /// As `GET /api/tasks`.
-        sort: Query<Lenient>,
-        /// As `GET /api/tasks`.
-        order: Query<Lenient>,
-        /// As `GET /api/tasks`.
-        limit: Query<Lenient>,
-        /// As `GET /api/tasks`.
-        offset: Query<Lenient>,
-        /// As `GET /api/tasks`.
-        page: Query<Lenient>,
-        /// An entity tag from an earlier answer (`ETag`): when it still matches, the answer is 304 with no body.
-        #[oai(name = "If-None-Match")]
-        if_none_match: Header<Option<String>>,
-    ) -> ListTasksResponse {
-        if let Err(refused) = same_user(&auth, &user_id.0) {
-            return refused;
-        }
-        self.operations()
-            .list(auth.user(), request, if_none_match.0.as_deref())
-            .await
-    }
-
-    /// Create a task (per-user path)
-    #[oai(path = "/api/:user_id/tasks", method = "post", operation_id = "user_create_task")]
-    async fn create_task(
-        &self,
-        auth: BearerAuth,
-        /// Your user id (the token's `sub`).
-        user_id: Path<String>,
-        request: &Request,
-        body: JsonBody<NewTaskRequest>,
-        /// Your own name for this one request, e.g. a UUID: a retry with the same key gets the first answer again (`Idempotent-Replayed: true`) instead of doing it twice. 1 to 255 visible ASCII characters; kept 24 hours (`IDEMPOTENCY_TTL_HOURS`).
-        #[oai(
-            name = "Idempotency-Key",
-            validator(min_length = 1, max_length = 255, pattern = r"^[!-~]+$")
-        )]
-        _idempotency_key: Header<Option<String>>,
-    ) -> CreateTaskResponse {
-        if let Err(refused) = same_user(&auth, &user_id.0) {
-            return refused;
-        }
-        let base = user_tasks_path(&user_id.0);
-        let keyed = KeyedRequest::from_request(request, body.raw());
-        self.operations()
-            .create(auth.user(), &base, body.into_inner(), keyed)
-            .await
-    }
-
-    /// Get one of your tasks (per-user path)
-    #[oai(path = "/api/:user_id/tasks/:id", method = "get", operation_id = "user_get_task")]
-    async fn get_task(
-        &self,
-        auth: BearerAuth,
-        /// Your user id (the token's `sub`).
-        user_id: Path<String>,
-        /// The task id.
-        id: Path<i64>,
-        /// An entity tag from an earlier answer (`ETag`): when it still matches, the answer is 304 with no body.
-        #[oai(name = "If-None-Match")]
-        if_none_match: Header<Option<String>>,
-    ) -> GetTaskResponse {
-        if let Err(refused) = same_user(&auth, &user_id.0) {
-            return refused;
-        }
-        self.operations()
-            .get(auth.user(), id.0, if_none_match.0.as_deref())
-            .await
-    }
-
-    /// Update a task (per-user path)
-    #[oai(path = "/api/:user_id/tasks/:id", method = "put", operation_id = "user_update_task")]
-    async fn update_task(
-        &self,
-        auth: BearerAuth,
-        /// Your user id (the token's `sub`).
-        user_id: Path<String>,
-        /// The task id.
-        id: Path<i64>,
-        body: JsonBody<TaskUpdateRequest>,
-        /// Change only if the task is still at one of these entity tags (`"3"`, or `*`); else 412 with the task as it is now.
-        #[oai(name = "If-Match")]
-        if_match: Header<Option<String>>,
-    ) -> TaskChangeResponse {
-        if let Err(refused) = same_user(&auth, &user_id.0) {
-            return refused;
-        }
-        self.operations()
-            .update(auth.user(), id.0, body.into_inner(), if_match.0.as_deref())
-            .await
-    }
-
-    /// Update a task with PATCH (per-user path)
-    #[oai(path = "/api/:user_id/tasks/:id", method = "patch", operation_id = "user_patch_task")]
-    async fn patch_task(
-        &self,
-        auth: BearerAuth,
-        /// Your user id (the token's `sub`).
-        user_id: Path<String>,
-        /// The task id.
-        id: Path<i64>,
-        body: JsonBody<TaskUpdateRequest>,
-        /// Change only if the task is still at one of these entity tags (`"3"`, or `*`); else 412 with the task as it is now.
-        #[oai(name = "If-Match")]
-        if_match: Header<Option<String>>,
-    ) -> TaskChangeResponse {
-        if let Err(refused) = same_user(&auth, &user_id.0) {
-            return refused;
-        }
-        self.operations()
-            .update(auth.user(), id.0, body.into_inner(), if_match.0.as_deref())
-            .await
-    }
-
-    /// Complete, reopen or toggle a task (per-user path)
-    #[oai(
-        path = "/api/:user_id/tasks/:id/complete",
-        method = "patch",
-        operation_id = "user_complete_task"
-    )]
-    // One argument per published parameter, as every operation here.
-    #[allow(clippy::too_many_arguments)]
-    async fn complete_task(
-        &self,
-        auth: BearerAuth,
-        /// Your user id (the token's `sub`).
-        user_id: Path<String>,
-        /// The task id.
-        id: Path<i64>,
-        request: &Request,
-        body: OptionalJsonBody<CompletionRequest>,
-        /// Change only if the task is still at one of these entity tags (`"3"`, or `*`); else 412 with the task as it is now.
-        #[oai(name = "If-Match")]
-        if_match: Header<Option<String>>,
-        /// Your own name for this one request, e.g. a UUID: a retry with the same key gets the first answer again (`Idempotent-Replayed: true`) instead of doing it twice. 1 to 255 visible ASCII characters; kept 24 hours (`IDEMPOTENCY_TTL_HOURS`).
-        #[oai(
-            name = "Idempotency-Key",
-            validator(min_length = 1, max_length = 255, pattern = r"^[!-~]+$")
-        )]
-        _idempotency_key: Header<Option<String>>,
-    ) -> CompletionResponse {
-        if let Err(refused) = same_user(&auth, &user_id.0) {
-            return refused;
-        }
-        let keyed = KeyedRequest::from_request(request, body.raw());
-        self.operations()
-            .completion(
-                auth.user(),
-                id.0,
-                completion_change(body.into_option()),
-                if_match.0.as_deref(),
-                keyed,
-            )
-            .await
-    }
-
-    /// Toggle a task (per-user path)
-    #[oai(
-        path = "/api/:user_id/tasks/:id/toggle",
-        method = "patch",
-        operation_id = "user_toggle_task"
-    )]
-    async fn toggle_task(
-        &self,
-        auth: BearerAuth,
-        /// Your user id (the token's `sub`).
-        user_id: Path<String>,
-        /// The task id.
-        id: Path<i64>,
-        request: &Request,
-        /// Change only if the task is still at one of these entity tags (`"3"`, or `*`); else 412 with the task as it is now.
-        #[oai(name = "If-Match")]
-        if_match: Header<Option<String>>,
-        /// Your own name for this one request, e.g. a UUID: a retry with the same key gets the first answer again (`Idempotent-Replayed: true`) instead of doing it twice. 1 to 255 visible ASCII characters; kept 24 hours (`IDEMPOTENCY_TTL_HOURS`).
-        #[oai(
-            name = "Idempotency-Key",
-            validator(min_length = 1, max_length = 255, pattern = r"^[!-~]+$")
-        )]
-        _idempotency_key: Header<Option<String>>,
-    ) -> CompletionResponse {
-        if let Err(refused) = same_user(&auth, &user_id.0) {
-            return refused;
-        }
-        let keyed = KeyedRequest::from_request(request, &[]);
-        self.operations()
-            .completion(
-                auth.user(),
-                id.0,
-                CompletionChange::Toggle,
-                if_match.0.as_deref(),
-                keyed,
-            )
-            .await
-    }
-
-    /// Toggle a task with POST (per-user path)
-    #[oai(
-        path = "/api/:user_id/tasks/:id/toggle",
-        method = "post",
-        operation_id = "user_toggle_task_post"
-    )]
-    async fn toggle_task_post(
-        &self,
-        auth: BearerAuth,
-        /// Your user id (the token's `sub`).
-        user_id: Path<String>,
-        /// The task id.
-        id: Path<i64>,
-        request: &Request,
-        /// Change only if the task is still at one of these entity tags (`"3"`, or `*`); else 412 with the task as it is now.
-        #[oai(name = "If-Match")]
-        if_match: Header<Option<String>>,
-        /// Your own name for this one request, e.g. a UUID: a retry with the same key gets the first answer again (`Idempotent-Replayed: true`) instead of doing it twice. 1 to 255 visible ASCII characters; kept 24 hours (`IDEMPOTENCY_TTL_HOURS`).
-        #[oai(
-            name = "Idempotency-Key",
-            validator(min_length = 1, max_length = 255, pattern = r"^[!-~]+$")
-        )]
-        _idempotency_key: Header<Option<String>>,
-    ) -> CompletionResponse {
-        if let Err(refused) = same_user(&auth, &user_id.0) {
-            return refused;
-        }
-        let keyed = KeyedRequest::from_request(request, &[]);
-        self.operations()
-            .completion(
-                auth.user(),
-                id.0,
-                CompletionChange::Toggle,
-                if_match.0.as_deref(),
-                keyed,
-            )
-            .await
-    }
-
-    /// Set a task's status (per-user path)
-    #[oai(
-        path = "/api/:user_id/tasks/:id/status",
-        method = "patch",
-        operation_id = "user_set_task_status"
-    )]
-    async fn set_task_status(
-        &self,
-        auth: BearerAuth,
-        /// Your user id (the token's `sub`).
-        user_id: Path<String>,
-        /// The task id.
-        id: Path<i64>,
-        body: JsonBody<StatusRequest>,
-        /// Change only if the task is still at one of these entity tags (`"3"`, or `*`); else 412 with the task as it is now.
-        #[oai(name = "If-Match")]
-        if_match: Header<Option<String>>,
-    ) -> TaskChangeResponse {
-        if let Err(refused) = same_user(&auth, &user_id.0) {
-            return refused;
-        }
-        let completed = body.into_inner().completed;
-        self.operations()
-            .set_completion(
-                auth.user(),
-                id.0,
-                CompletionChange::Set(completed),
-                if_match.0.as_deref(),
-            )
-            .await
-    }
-
-    /// Delete a task (per-user path)
-    #[oai(
-        path = "/api/:user_id/tasks/:id",
-        method = "delete",
-        operation_id = "user_delete_task"
-    )]
-    async fn delete_task(
-        &self,
-        auth: BearerAuth,
-        /// Your user id (the token's `sub`).
-        user_id: Path<String>,
-        /// The task id.
-        id: Path<i64>,
-        /// Change only if the task is still at one of these entity tags (`"3"`, or `*`); else 412 with the task as it is now.
-        #[oai(name = "If-Match")]
-        if_match: Header<Option<String>>,
-    ) -> DeleteTaskResponse {
-        if let Err(refused) = same_user(&auth, &user_id.0) {
-            return refused;
-        }
         self.operations().delete(auth.user(), id.0, if_match.0.as_deref()).await
     }
 }

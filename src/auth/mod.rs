@@ -27,6 +27,7 @@ use self::hmac::HmacVerifier;
 use self::jwks::JwksVerifier;
 pub use self::token_cache::CacheLookups;
 use self::token_cache::{VerifiedBy, VerifiedTokens};
+use crate::api::PathUser;
 use crate::config::AuthSettings;
 use crate::error::{ApiError, AuthRejection};
 use crate::request_context::RequestContext;
@@ -193,6 +194,13 @@ async fn verify_bearer(req: &Request, bearer: Bearer) -> poem::Result<AuthUser> 
     match context.verifier().verify(&bearer.token).await {
         Ok(user) => {
             context.set_user(&user);
+            // A per-user path (`/api/{user_id}/tasks…`) must name the token's own user; the path's
+            // id is never used to look anything up.
+            if let Some(PathUser(path_user)) = req.extensions().get::<PathUser>()
+                && **path_user != *user.id()
+            {
+                return Err(ApiError::UserMismatch.into());
+            }
             Ok(user)
         }
         Err(AuthFailure::Rejected(rejection)) => {

@@ -326,6 +326,29 @@ async fn per_user_paths_answer_every_operation_for_the_tokens_user_only() {
         .send_json("bob", Method::POST, "/api/alice/tasks", json!({"title": "planted"}))
         .await;
     assert_error(resp, StatusCode::FORBIDDEN, "user_mismatch").await;
+    // Every change, even with a body that would be refused, is a 403 first, and changes nothing.
+    let before = app.get_task("alice", id).await.text().await.unwrap();
+    for (method, suffix) in [
+        (Method::POST, ""),
+        (Method::PUT, "/ID"),
+        (Method::PATCH, "/ID"),
+        (Method::PATCH, "/ID/complete"),
+        (Method::PATCH, "/ID/toggle"),
+        (Method::POST, "/ID/toggle"),
+        (Method::PATCH, "/ID/status"),
+        (Method::DELETE, "/ID"),
+    ] {
+        let path = format!("/api/alice/tasks{}", suffix.replace("ID", &id.to_string()));
+        let resp = app
+            .as_user("bob", method.clone(), &path)
+            .header("content-type", "application/json")
+            .body(r#"{"title": 42, "completed": "maybe"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_error(resp, StatusCode::FORBIDDEN, "user_mismatch").await;
+    }
+    assert_eq!(app.get_task("alice", id).await.text().await.unwrap(), before);
     // Your own path never reaches another user's task.
     let resp = app
         .as_user("bob", Method::GET, &format!("/api/bob/tasks/{id}"))
