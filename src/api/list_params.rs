@@ -15,7 +15,7 @@ use poem_openapi::types::{ParseFromParameter, ParseResult, Type};
 
 use crate::error::{ApiError, ValidationIssue};
 use crate::tasks::details::{Due, PriorityRank, within_calendar};
-use crate::tasks::{DueWindow, ListOrder, SortField, TaskListQuery};
+use crate::tasks::{CountWindows, DueWindow, ListOrder, SortField, TaskListQuery};
 
 /// A declared query parameter: published as a plain string (any value is valid input; the
 /// recognised ones are in its description). Its value is read by [`TaskListQuery`]'s parser.
@@ -253,10 +253,7 @@ pub fn list_query(raw: &str, now: DateTime<Utc>) -> Result<TaskListQuery, ApiErr
     }
     query.tags = filter_tags(pairs.all(&["tag", "tags", "tags_filter"]))?;
 
-    let tz: Tz = pairs
-        .first(&["tz", "timezone", "time_zone"])
-        .and_then(|name| name.parse().ok())
-        .unwrap_or(Tz::UTC);
+    let tz = time_zone(&pairs);
     let today = now.with_timezone(&tz).date_naive();
     if let Some(window) = pairs
         .first(&["due_after", "due_date_from", "due_from"])
@@ -322,6 +319,27 @@ pub fn list_query(raw: &str, now: DateTime<Utc>) -> Result<TaskListQuery, ApiErr
         }
     }
     Ok(query)
+}
+
+/// The time zone a request names (`tz`, `timezone`, `time_zone`); UTC when none or an unknown one.
+fn time_zone(pairs: &Pairs) -> Tz {
+    zone(pairs.first(&["tz", "timezone", "time_zone"]))
+}
+
+/// An IANA time zone by name; UTC for none or an unknown one (never an error, as in the list).
+fn zone(name: Option<&str>) -> Tz {
+    name.and_then(|name| name.trim().parse().ok()).unwrap_or(Tz::UTC)
+}
+
+/// What `GET /api/tasks/stats` counts as overdue and as due today, at `now` in the time zone
+/// `tz` names, as the list's `overdue=true` and `due_date_filter=today` read them.
+pub fn count_windows(tz: Option<&str>, now: DateTime<Utc>) -> CountWindows {
+    let tz = zone(tz);
+    let today = now.with_timezone(&tz).date_naive();
+    CountWindows {
+        overdue: overdue_window(today, now),
+        today: days(today, today + Duration::days(1), tz),
+    }
 }
 
 /// Due before today (a date) or before now (an instant).

@@ -9,6 +9,7 @@ mod json_response;
 mod list_params;
 mod per_user;
 mod root;
+mod stats;
 mod task_fields;
 mod task_json;
 mod task_objects;
@@ -28,10 +29,17 @@ pub use health::HealthApi;
 pub(crate) use json_response::JsonResponse;
 pub use per_user::{PathUser, PerUserPaths};
 pub use root::RootApi;
+pub use stats::TaskStatsApi;
 pub use tasks::TasksApi;
 
 /// Every API struct of the service; their operations are the published document.
-pub type Apis = (TasksApi, PerUserPaths<TasksApi>, HealthApi, RootApi);
+pub type Apis = (
+    TasksApi,
+    TaskStatsApi,
+    PerUserPaths<(TasksApi, TaskStatsApi)>,
+    HealthApi,
+    RootApi,
+);
 
 pub type ApiService = OpenApiService<Apis, ()>;
 
@@ -43,10 +51,14 @@ pub fn apis(db: Db, verifier: Arc<TokenVerifier>, drain: Drain, idempotency_ttl:
             db: db.clone(),
             idempotency_ttl,
         },
-        PerUserPaths(TasksApi {
-            db: db.clone(),
-            idempotency_ttl,
-        }),
+        TaskStatsApi { db: db.clone() },
+        PerUserPaths((
+            TasksApi {
+                db: db.clone(),
+                idempotency_ttl,
+            },
+            TaskStatsApi { db: db.clone() },
+        )),
         HealthApi { db, verifier, drain },
         RootApi,
     )

@@ -31,7 +31,7 @@ use crate::tasks::entity::TaskRow;
 use crate::tasks::{self, ChangeOutcome, CompletionChange};
 
 #[derive(Tags)]
-enum ApiTags {
+pub(super) enum ApiTags {
     /// The signed-in user's tasks. Every operation needs a Better Auth bearer token and only ever
     /// sees the caller's own tasks: another user's task answers 404, exactly like a missing one.
     Tasks,

@@ -241,7 +241,7 @@ fn within(column: Column, (from, until): (Option<DateTime<Utc>>, Option<DateTime
     condition
 }
 
-fn due_condition(window: &DueWindow) -> Condition {
+pub(super) fn due_condition(window: &DueWindow) -> Condition {
     Condition::any()
         .add(
             Condition::all()

@@ -24,5 +24,6 @@ mod outage;
 mod pool;
 mod process;
 mod proxy;
+mod stats;
 mod tls;
 mod validation;
