@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use crate::db::Db;
-use poem::{Endpoint, EndpointExt, Route, get};
+use poem::endpoint::BoxEndpoint;
+use poem::{Endpoint, EndpointExt, IntoEndpoint, Request, Response, Result, Route, get};
 use sea_orm::DatabaseConnection;
 
 use crate::api::{ApiService, apis, openapi_service};
@@ -31,15 +32,20 @@ pub fn build_app(
         drain.clone(),
         config.idempotency_ttl,
     ));
-    let mut routes = Route::new()
+    let mut beside = Route::new()
         .nest("/docs", api.swagger_ui())
         .at("/openapi.json", api.spec_endpoint())
         .at("/openapi.yaml", api.spec_endpoint_yaml());
-    if config.metrics_addr.is_none() {
-        routes = routes.at("/metrics", metrics_route(db, metrics.clone(), verifier.clone()));
+    let metrics_here = config.metrics_addr.is_none();
+    if metrics_here {
+        beside = beside.at("/metrics", metrics_route(db, metrics.clone(), verifier.clone()));
     }
-    // Every other path is the API's: `OpenApiService` routes its operations by path and method.
-    routes.nest_no_strip("/", api).with(Edge {
+    let routes = Dispatch {
+        api: api.into_endpoint(),
+        beside: beside.boxed(),
+        metrics_here,
+    };
+    routes.with(Edge {
         metrics,
         verifier,
         cors: CorsPolicy::new(config.cors_origins.clone()),
@@ -48,8 +54,45 @@ pub fn build_app(
     })
 }
 
+/// The API, and beside it the document, Swagger UI and (unless it has a listener of its own)
+/// `/metrics`. Their paths are few and fixed, so they are told apart here and every other request
+/// goes straight to the API (`OpenApiService`'s own endpoint, which routes the operations). An
+/// outer poem `Route` with the API nested at `/` matched every request twice and boxed its
+/// future once more: 3.6k more instructions per `get` and `reject` (specs/performance.md).
+pub struct Dispatch {
+    api: BoxEndpoint<'static>,
+    beside: BoxEndpoint<'static>,
+    metrics_here: bool,
+}
+
+impl Dispatch {
+    fn is_beside_the_api(&self, path: &str) -> bool {
+        match path {
+            "/openapi.json" | "/openapi.yaml" => true,
+            "/metrics" => self.metrics_here,
+            _ => path
+                .strip_prefix("/docs")
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/')),
+        }
+    }
+}
+
+impl Endpoint for Dispatch {
+    type Output = Response;
+
+    // Not an `async fn`: the chosen endpoint's future is the answer (no future around it).
+    fn call(&self, req: Request) -> impl Future<Output = Result<Response>> + Send {
+        let endpoint = if self.is_beside_the_api(req.uri().path()) {
+            &self.beside
+        } else {
+            &self.api
+        };
+        endpoint.call(req)
+    }
+}
+
 /// The endpoint [`build_app`] builds, named so the server can hold it without boxing it.
-pub type AppEndpoint = EdgeEndpoint<Route>;
+pub type AppEndpoint = EdgeEndpoint<Dispatch>;
 
 /// `/metrics` alone, for the separate listener of `METRICS_ADDR`.
 pub fn metrics_app(db: Db, metrics: Arc<Metrics>, verifier: Arc<TokenVerifier>) -> Route {
@@ -77,4 +120,48 @@ fn spec_service() -> ApiService {
         Drain::default(),
         crate::config::DEFAULT_IDEMPOTENCY_TTL,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dispatch(metrics_here: bool) -> Dispatch {
+        Dispatch {
+            api: Route::new().boxed(),
+            beside: Route::new().boxed(),
+            metrics_here,
+        }
+    }
+
+    #[test]
+    fn the_document_swagger_ui_and_metrics_are_served_beside_the_api() {
+        let routes = dispatch(true);
+        for path in [
+            "/docs",
+            "/docs/",
+            "/docs/oauth-receiver.html",
+            "/openapi.json",
+            "/openapi.yaml",
+            "/metrics",
+        ] {
+            assert!(routes.is_beside_the_api(path), "{path}");
+        }
+        for path in [
+            "/",
+            "/api/tasks",
+            "/health",
+            "/docsx",
+            "/openapi.jsonx",
+            "/metrics/x",
+            "/api/docs",
+        ] {
+            assert!(!routes.is_beside_the_api(path), "{path}");
+        }
+    }
+
+    #[test]
+    fn metrics_on_their_own_listener_leave_the_path_to_the_api_and_its_404() {
+        assert!(!dispatch(false).is_beside_the_api("/metrics"));
+    }
 }
