@@ -1,7 +1,7 @@
 //! The Todo API: a multi-user task service for a Next.js + Better Auth frontend.
 
 /// The HTTP operations and the OpenAPI document generated from them.
-pub mod api;
+pub(crate) mod api;
 /// `build_app`, shared by the server, the tests and the spec generator.
 pub mod app;
 /// Bearer-token verification and the verified identity.
@@ -11,29 +11,29 @@ pub mod cli;
 /// Typed configuration from the environment.
 pub mod config;
 /// Deadlines on client connections: header read and idle keep-alive.
-pub mod connection_deadline;
+pub(crate) mod connection_deadline;
 /// Cross-origin access for browser frontends: the allow-list and its headers.
-pub mod cors;
+pub(crate) mod cors;
 /// The connection pool and migrations.
 pub mod db;
 /// Draining before shutdown: failing health checks and closing connections.
-pub mod drain;
+pub(crate) mod drain;
 /// The one layer every request passes through: ids, logs, metrics, CORS, limits, timeout.
-pub mod edge;
+pub(crate) mod edge;
 /// The one error type and JSON error body.
-pub mod error;
+pub(crate) mod error;
 /// `todo-api healthcheck`: the container's health probe.
 pub mod healthcheck;
 /// `Idempotency-Key`: stored answers replayed to retries.
 pub mod idempotency;
 /// Prometheus metrics.
-pub mod metrics;
+pub(crate) mod metrics;
 /// What the layers of one request share, and request ids.
-pub mod request_context;
+pub(crate) mod request_context;
 /// Body and header limits and path normalisation.
-pub mod request_limits;
+pub(crate) mod request_limits;
 /// The route table, read from the API's own description: route labels and `Allow`.
-pub mod routes;
+pub(crate) mod routes;
 /// The HTTP server: TCP connections through hyper into a poem endpoint.
 pub mod server;
 /// Start-up and serving: the one `Application` of the binary and the tests.

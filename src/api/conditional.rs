@@ -5,10 +5,6 @@
 //! a hash of exactly what it answered — the query, and each task's id and version in order — so an
 //! unchanged list is recognised without storing anything.
 
-use poem_openapi::Object;
-
-use super::task_objects::Task;
-use crate::error::{ApiError, ErrorBody};
 use crate::tasks::Precondition;
 
 /// The strong entity tag of a task at `version`, quotes included. Built without `format!`: it
@@ -112,25 +108,6 @@ pub fn none_match_hits(if_none_match: Option<&str>, etag: &str) -> bool {
         None => false,
         Some(Tags::Any) => true,
         Some(Tags::List(tags)) => tags.iter().any(|tag| tag.opaque == current),
-    }
-}
-
-/// The body of a 412: the project's error body, and the task as it is now, for the client to
-/// merge with.
-#[derive(Debug, Object)]
-pub struct PreconditionFailedBody {
-    #[oai(flatten)]
-    pub error: ErrorBody,
-    /// The task as it is now; its `etag` is what `If-Match` must name to change it.
-    pub current: Task,
-}
-
-impl PreconditionFailedBody {
-    pub fn new(current: Task) -> Self {
-        PreconditionFailedBody {
-            error: ApiError::PreconditionFailed.body(),
-            current,
-        }
     }
 }
 

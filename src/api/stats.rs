@@ -10,8 +10,7 @@ use super::list_params::count_windows;
 use super::tasks::ApiTags;
 use crate::auth::BearerAuth;
 use crate::db::Db;
-use crate::error::{ErrorJson, reject, respond};
-use crate::error_variants;
+use crate::error::{ErrorJson, error_variants, reject, respond};
 use crate::tasks::{TaskCounts, count_tasks};
 
 pub struct TaskStatsApi {

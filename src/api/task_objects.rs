@@ -17,7 +17,7 @@ use super::field_schemas::{
 use super::json_body::{Field, Fields, FromJsonObject};
 use super::task_fields::{ReminderInput, TaskDetailsInput, read_completion_alias, resolve_reminder};
 use super::timestamp::Timestamp;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::tasks::cells::Schedule;
 use crate::tasks::details::{Due, Priority, Recurrence, RecurrenceKind};
 use crate::tasks::{self, entity};
@@ -563,6 +563,25 @@ impl FromJsonObject for CompletionRequest {
             Field::Absent | Field::Invalid => None,
         };
         Some(CompletionRequest { completed })
+    }
+}
+
+/// The body of a 412: the project's error body, and the task as it is now, for the client to
+/// merge with.
+#[derive(Debug, Object)]
+pub struct PreconditionFailedBody {
+    #[oai(flatten)]
+    pub error: ErrorBody,
+    /// The task as it is now; its `etag` is what `If-Match` must name to change it.
+    pub current: Task,
+}
+
+impl PreconditionFailedBody {
+    pub fn new(current: Task) -> Self {
+        PreconditionFailedBody {
+            error: ApiError::PreconditionFailed.body(),
+            current,
+        }
     }
 }
 

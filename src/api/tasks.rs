@@ -15,17 +15,18 @@ use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi, Tags};
 
-use super::conditional::{ListEtag, PreconditionFailedBody, etag_of, none_match_hits, precondition};
+use super::conditional::{ListEtag, etag_of, none_match_hits, precondition};
 use super::idempotent::{CreatedTask, KeyedOutcome, KeyedRequest, KeyedWrite, run_once};
 use super::json_body::{JsonBody, OptionalJsonBody};
 use super::json_response::{JsonAnswer, JsonResponse};
 use super::list_params::{Lenient, list_query};
 use super::per_user::PathUser;
 use super::task_json::{JsonBody as _, TASK_SIZE_HINT, WrittenJson};
-use super::task_objects::{CompletionRequest, DeletedTask, NewTaskRequest, StatusRequest, Task, TaskUpdateRequest};
+use super::task_objects::{
+    CompletionRequest, DeletedTask, NewTaskRequest, PreconditionFailedBody, StatusRequest, Task, TaskUpdateRequest,
+};
 use crate::auth::{AuthUser, BearerAuth};
-use crate::error::{ApiError, ErrorJson, FromApiError, reject, respond};
-use crate::error_variants;
+use crate::error::{ApiError, ErrorJson, FromApiError, error_variants, reject, respond};
 use crate::tasks::details::Due;
 use crate::tasks::entity::TaskRow;
 use crate::tasks::{self, ChangeOutcome, CompletionChange};

@@ -90,7 +90,7 @@ impl TaskCells<'_> {
         Schedule { due, rule, next_run }
     }
 
-    pub fn to_row(&self) -> TaskRow {
+    pub fn to_row(self) -> TaskRow {
         TaskRow {
             id: self.id,
             user_id: self.user_id.to_owned(),
@@ -252,10 +252,6 @@ impl TaskRows {
 
     pub fn len(&self) -> usize {
         self.rows.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
     }
 
     /// Has [`TaskRows::try_for_each`] visit the rows newest first (`created_at DESC, id DESC`, the

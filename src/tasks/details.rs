@@ -37,16 +37,6 @@ impl PriorityRank {
         }
     }
 
-    pub fn from_stored(rank: i16) -> PriorityRank {
-        match rank {
-            0 => PriorityRank::None,
-            1 => PriorityRank::Low,
-            3 => PriorityRank::High,
-            4 => PriorityRank::Urgent,
-            _ => PriorityRank::Medium,
-        }
-    }
-
     /// The word a number stands for.
     fn canonical_word(self) -> &'static str {
         match self {

@@ -3,16 +3,16 @@
 //! Every query function takes the caller's [`AuthUser`](crate::auth::AuthUser) and filters on its
 //! id; there is no function here that reaches a task without one.
 
-pub mod cells;
-pub mod details;
+pub(crate) mod cells;
+pub(crate) mod details;
 pub mod entity;
 mod fixed_sql;
 mod queries;
 mod stats;
 
-pub use queries::{
+pub(crate) use queries::{
     ChangeOutcome, CompletionChange, DueWindow, ListOrder, NewTask, Precondition, RecurrenceSetting, SortField,
     TaskChanges, TaskListQuery, create_task, delete_task, find_task, find_task_row, list_tasks, set_completion,
     set_completion_within, update_task,
 };
-pub use stats::{CountWindows, TaskCounts, count_tasks};
+pub(crate) use stats::{CountWindows, TaskCounts, count_tasks};

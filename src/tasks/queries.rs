@@ -178,14 +178,6 @@ pub enum ChangeOutcome<T> {
 }
 
 impl<T> ChangeOutcome<T> {
-    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> ChangeOutcome<U> {
-        match self {
-            ChangeOutcome::Changed(value) => ChangeOutcome::Changed(f(value)),
-            ChangeOutcome::NotFound => ChangeOutcome::NotFound,
-            ChangeOutcome::Stale(current) => ChangeOutcome::Stale(current),
-        }
-    }
-
     /// A change that touched no row: a missing task, or (under a precondition) a stale one.
     async fn unchanged(
         db: &impl ConnectionTrait,
