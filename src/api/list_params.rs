@@ -3,8 +3,9 @@
 //! Real frontends name the same filter several ways (`status`, `status_filter`, `filter`; `search`,
 //! `q`, `query`; …) and sometimes send values we do not know. The whole query string is read
 //! here, once: an unknown parameter or value is ignored and the default applies, never an error.
-//! The operations still declare the canonical parameters, as [`Lenient`] strings, so that the
-//! published document and Swagger UI show them.
+//! Each parameter's values are one type ([`QueryValue`]): its schema is what the document
+//! publishes (integers, booleans, closed sets of words), its `read` what the service accepts, in
+//! every spelling frontends send.
 
 use std::borrow::Cow;
 
@@ -17,22 +18,32 @@ use crate::error::{ApiError, ValidationIssue};
 use crate::tasks::details::{Due, PriorityRank, within_calendar};
 use crate::tasks::{CountWindows, DueWindow, ListOrder, SortField, TaskListQuery};
 
-/// A declared query parameter: published as a plain string (any value is valid input; the
-/// recognised ones are in its description). Its value is read by [`TaskListQuery`]'s parser.
-#[derive(Debug, Default)]
-pub struct Lenient;
+/// A value of a list parameter: how it is published, and how a sent text is read. Reading never
+/// fails: a text that is no such value is ignored and the default applies.
+pub trait QueryValue: Sized + Send + Sync + 'static {
+    /// The value's schema in the published document.
+    fn schema() -> MetaSchema;
+    /// The value `text` (trimmed) stands for, in any of the spellings frontends send.
+    fn read(text: &str) -> Option<Self>;
+}
 
-impl Type for Lenient {
+/// A declared list parameter holding a `T`: published with `T`'s schema, so that a client
+/// generated from the document sends `limit: 10` or `completed: true` as numbers and booleans,
+/// and read by `T::read`. [`list_query`] reads the same values, through the same `T::read`,
+/// under the parameter's name or one of its aliases.
+pub struct Lenient<T>(pub Option<T>);
+
+impl<T: QueryValue> Type for Lenient<T> {
     const IS_REQUIRED: bool = false;
     type RawValueType = Self;
     type RawElementValueType = Self;
 
     fn name() -> Cow<'static, str> {
-        "string".into()
+        T::schema().ty.into()
     }
 
     fn schema_ref() -> MetaSchemaRef {
-        MetaSchemaRef::Inline(Box::new(MetaSchema::new("string")))
+        MetaSchemaRef::Inline(Box::new(T::schema()))
     }
 
     fn as_raw_value(&self) -> Option<&Self::RawValueType> {
@@ -44,13 +55,197 @@ impl Type for Lenient {
     }
 }
 
-impl ParseFromParameter for Lenient {
-    fn parse_from_parameter(_value: &str) -> ParseResult<Self> {
-        Ok(Lenient)
+impl<T: QueryValue> ParseFromParameter for Lenient<T> {
+    fn parse_from_parameter(value: &str) -> ParseResult<Self> {
+        Ok(Lenient(T::read(value.trim())))
     }
 
-    fn parse_from_parameters<I: IntoIterator<Item = A>, A: AsRef<str>>(_iter: I) -> ParseResult<Self> {
-        Ok(Lenient)
+    fn parse_from_parameters<I: IntoIterator<Item = A>, A: AsRef<str>>(iter: I) -> ParseResult<Self> {
+        Ok(Lenient(
+            iter.into_iter().find_map(|value| T::read(value.as_ref().trim())),
+        ))
+    }
+}
+
+fn schema(ty: &'static str, format: Option<&'static str>) -> MetaSchema {
+    MetaSchema {
+        format,
+        ..MetaSchema::new(ty)
+    }
+}
+
+fn words(words: &[&str]) -> MetaSchema {
+    MetaSchema {
+        enum_items: words.iter().map(|word| serde_json::Value::from(*word)).collect(),
+        ..MetaSchema::new("string")
+    }
+}
+
+fn whole_number(minimum: u64, maximum: Option<u64>) -> MetaSchema {
+    MetaSchema {
+        minimum: Some(minimum as f64),
+        maximum: maximum.map(|maximum| maximum as f64),
+        ..schema("integer", Some("int64"))
+    }
+}
+
+/// `completed`: `true` or `false`, and the status words (`completed`, `pending`, `all`, …).
+/// `Completion(None)` is "all".
+pub struct Completion(pub Option<bool>);
+
+impl QueryValue for Completion {
+    fn schema() -> MetaSchema {
+        schema("boolean", None)
+    }
+
+    fn read(text: &str) -> Option<Self> {
+        completion_word(text).map(Completion)
+    }
+}
+
+/// `status`: `all`, `pending` or `completed`, and their synonyms, in any case.
+pub struct StatusWord(pub Option<bool>);
+
+impl QueryValue for StatusWord {
+    fn schema() -> MetaSchema {
+        words(&["all", "pending", "completed"])
+    }
+
+    fn read(text: &str) -> Option<Self> {
+        completion_word(text).map(StatusWord)
+    }
+}
+
+/// A yes or no: `true`, `1`, `yes`, `on` or `false`, `0`, `no`, `off`, in any case.
+pub struct Flag(pub bool);
+
+impl QueryValue for Flag {
+    fn schema() -> MetaSchema {
+        schema("boolean", None)
+    }
+
+    fn read(text: &str) -> Option<Self> {
+        match text.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Some(Flag(true)),
+            "false" | "0" | "no" | "off" => Some(Flag(false)),
+            _ => None,
+        }
+    }
+}
+
+/// `due_date_filter`: a span of calendar days, or `overdue`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DueFilter {
+    Overdue,
+    Today,
+    ThisWeek,
+    ThisMonth,
+}
+
+impl QueryValue for DueFilter {
+    fn schema() -> MetaSchema {
+        words(&["overdue", "today", "this_week", "this_month"])
+    }
+
+    fn read(text: &str) -> Option<Self> {
+        match text.to_ascii_lowercase().as_str() {
+            "overdue" => Some(DueFilter::Overdue),
+            "today" => Some(DueFilter::Today),
+            "this_week" | "week" => Some(DueFilter::ThisWeek),
+            "this_month" | "month" => Some(DueFilter::ThisMonth),
+            _ => None,
+        }
+    }
+}
+
+/// `sort`: a field, with its synonyms; a `-` before it sorts descending.
+pub struct SortKey {
+    pub field: SortField,
+    pub descending: bool,
+}
+
+impl QueryValue for SortKey {
+    fn schema() -> MetaSchema {
+        words(&[
+            "created_at",
+            "-created_at",
+            "updated_at",
+            "-updated_at",
+            "title",
+            "-title",
+            "due_date",
+            "-due_date",
+            "priority",
+            "-priority",
+            "id",
+            "-id",
+        ])
+    }
+
+    fn read(text: &str) -> Option<Self> {
+        let (descending, word) = match text.strip_prefix('-') {
+            Some(word) => (true, word),
+            None => (false, text),
+        };
+        Some(SortKey {
+            field: sort_field(word)?,
+            descending,
+        })
+    }
+}
+
+/// `order`: `asc` or `desc` (also `ascending`, `descending`), any case.
+pub struct SortOrder(pub ListOrder);
+
+impl QueryValue for SortOrder {
+    fn schema() -> MetaSchema {
+        words(&["asc", "desc"])
+    }
+
+    fn read(text: &str) -> Option<Self> {
+        list_order(text).map(SortOrder)
+    }
+}
+
+/// `limit`: 1 to [`MAX_PAGE_LIMIT`] tasks.
+pub struct PageSize(pub u64);
+
+impl QueryValue for PageSize {
+    fn schema() -> MetaSchema {
+        whole_number(1, Some(MAX_PAGE_LIMIT))
+    }
+
+    fn read(text: &str) -> Option<Self> {
+        text.parse()
+            .ok()
+            .filter(|limit| (1..=MAX_PAGE_LIMIT).contains(limit))
+            .map(PageSize)
+    }
+}
+
+/// `offset`: tasks to skip, at most [`MAX_OFFSET`] (any larger number counts as that).
+pub struct Offset(pub u64);
+
+impl QueryValue for Offset {
+    fn schema() -> MetaSchema {
+        whole_number(0, None)
+    }
+
+    fn read(text: &str) -> Option<Self> {
+        offset_number(text).map(Offset)
+    }
+}
+
+/// `page`: a page number from 1.
+pub struct PageNumber(pub u64);
+
+impl QueryValue for PageNumber {
+    fn schema() -> MetaSchema {
+        whole_number(1, None)
+    }
+
+    fn read(text: &str) -> Option<Self> {
+        offset_number(text).filter(|page| *page >= 1).map(PageNumber)
     }
 }
 
@@ -104,10 +299,6 @@ impl Pairs {
             .filter(|value| !value.is_empty())
             .collect()
     }
-}
-
-fn is_true(value: &str) -> bool {
-    matches!(value.to_ascii_lowercase().as_str(), "true" | "1" | "yes" | "on")
 }
 
 /// `true`/`false` and the status words, in any case; `None` for "all" and for unknown words.
@@ -227,11 +418,13 @@ pub fn list_query(raw: &str, now: DateTime<Utc>) -> Result<TaskListQuery, ApiErr
         // `completed` wins over the status words when both are usable.
         completed: pairs
             .first(&["completed"])
-            .and_then(completion_word)
+            .and_then(Completion::read)
+            .map(|completion| completion.0)
             .or_else(|| {
                 pairs
                     .first(&["status", "status_filter", "filter"])
-                    .and_then(completion_word)
+                    .and_then(StatusWord::read)
+                    .map(|status| status.0)
             })
             .flatten(),
         // NUL cannot occur in stored text (and PostgreSQL refuses it as a parameter).
@@ -269,21 +462,24 @@ pub fn list_query(raw: &str, now: DateTime<Utc>) -> Result<TaskListQuery, ApiErr
     }
     let due_filter = pairs
         .first(&["due_date_filter", "due_filter"])
-        .map(str::to_ascii_lowercase);
-    let overdue =
-        pairs.first(&["overdue", "overdue_only"]).is_some_and(is_true) || due_filter.as_deref() == Some("overdue");
-    match due_filter.as_deref() {
-        Some("today") => query.due_windows.push(days(today, today + Duration::days(1), tz)),
-        Some("this_week" | "week") => {
+        .and_then(DueFilter::read);
+    let overdue = pairs
+        .first(&["overdue", "overdue_only"])
+        .and_then(Flag::read)
+        .is_some_and(|flag| flag.0)
+        || due_filter == Some(DueFilter::Overdue);
+    match due_filter {
+        Some(DueFilter::Today) => query.due_windows.push(days(today, today + Duration::days(1), tz)),
+        Some(DueFilter::ThisWeek) => {
             let monday = today - Duration::days(today.weekday().num_days_from_monday().into());
             query.due_windows.push(days(monday, monday + Duration::days(7), tz));
         }
-        Some("this_month" | "month") => {
+        Some(DueFilter::ThisMonth) => {
             let first = today.with_day(1).unwrap_or(today);
             let next = first.checked_add_months(chrono::Months::new(1)).unwrap_or(first);
             query.due_windows.push(days(first, next, tz));
         }
-        _ => {}
+        Some(DueFilter::Overdue) | None => {}
     }
     if overdue {
         query.due_windows.push(overdue_window(today, now));
@@ -291,31 +487,32 @@ pub fn list_query(raw: &str, now: DateTime<Utc>) -> Result<TaskListQuery, ApiErr
         query.completed = Some(false);
     }
 
-    let sort = pairs.first(&["sort", "sort_by", "sortBy", "order_by"]);
-    let (descending_prefix, sort) = match sort {
-        Some(field) if field.starts_with('-') => (true, Some(&field[1..])),
-        other => (false, other),
-    };
-    query.sort = sort.and_then(sort_field).unwrap_or_default();
+    let sort = pairs
+        .first(&["sort", "sort_by", "sortBy", "order_by"])
+        .and_then(SortKey::read);
+    query.sort = sort.as_ref().map(|key| key.field).unwrap_or_default();
     query.order = pairs
         .first(&["order", "sort_order", "sortOrder", "direction"])
-        .and_then(list_order)
-        .or(descending_prefix.then_some(ListOrder::Desc));
+        .and_then(SortOrder::read)
+        .map(|order| order.0)
+        .or(sort.filter(|key| key.descending).map(|_| ListOrder::Desc));
 
     let limit = pairs
         .first(&["limit", "page_size", "per_page", "pageSize"])
-        .and_then(|value| value.parse::<u64>().ok())
-        .filter(|limit| (1..=MAX_PAGE_LIMIT).contains(limit));
-    let page = pairs.first(&["page"]).and_then(offset_number).filter(|page| *page >= 1);
-    match page {
-        Some(page) => {
+        .and_then(PageSize::read)
+        .map(|size| size.0);
+    match pairs.first(&["page"]).and_then(PageNumber::read) {
+        Some(PageNumber(page)) => {
             let size = limit.unwrap_or(DEFAULT_PAGE_SIZE);
             query.limit = Some(size);
             query.offset = (page - 1).saturating_mul(size).min(MAX_OFFSET);
         }
         None => {
             query.limit = limit;
-            query.offset = pairs.first(&["offset", "skip"]).and_then(offset_number).unwrap_or(0);
+            query.offset = pairs
+                .first(&["offset", "skip"])
+                .and_then(Offset::read)
+                .map_or(0, |offset| offset.0);
         }
     }
     Ok(query)
@@ -384,6 +581,43 @@ mod tests {
         assert_eq!((query.limit, query.offset), (Some(DEFAULT_PAGE_SIZE), MAX_OFFSET));
         assert_eq!(parse("page=99999999999999999999999&limit=5").offset, MAX_OFFSET);
         assert_eq!(parse("offset=42").offset, 42);
+    }
+
+    /// The words a value publishes, read back: each one must be understood.
+    fn published_words<T: QueryValue>() -> Vec<String> {
+        T::schema()
+            .enum_items
+            .iter()
+            .map(|word| word.as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn every_published_word_is_read_and_numbers_and_flags_in_range_only() {
+        for word in published_words::<StatusWord>() {
+            assert!(StatusWord::read(&word).is_some(), "{word}");
+        }
+        for word in published_words::<DueFilter>() {
+            assert!(DueFilter::read(&word).is_some(), "{word}");
+        }
+        for word in published_words::<SortKey>() {
+            let key = SortKey::read(&word).unwrap();
+            assert_eq!(key.descending, word.starts_with('-'), "{word}");
+        }
+        for word in published_words::<SortOrder>() {
+            assert!(SortOrder::read(&word).is_some(), "{word}");
+        }
+        assert_eq!(PageSize::read("1000").map(|size| size.0), Some(1000));
+        assert!(PageSize::read("0").is_none() && PageSize::read("1001").is_none());
+        assert!(PageNumber::read("0").is_none());
+        assert_eq!(Offset::read("0").map(|offset| offset.0), Some(0));
+        assert_eq!(Flag::read("TRUE").map(|flag| flag.0), Some(true));
+        assert_eq!(Flag::read("off").map(|flag| flag.0), Some(false));
+        assert!(Flag::read("maybe").is_none());
+        assert_eq!(
+            Completion::read("pending").map(|completion| completion.0),
+            Some(Some(false))
+        );
     }
 
     #[test]

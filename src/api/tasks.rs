@@ -19,7 +19,9 @@ use super::conditional::{ListEtag, etag_of, none_match_hits, precondition};
 use super::idempotent::{CreatedTask, KeyedOutcome, KeyedRequest, KeyedWrite, run_once};
 use super::json_body::{JsonBody, OptionalJsonBody};
 use super::json_response::{JsonAnswer, JsonResponse};
-use super::list_params::{Lenient, list_query};
+use super::list_params::{
+    Completion, DueFilter, Flag, Lenient, Offset, PageNumber, PageSize, SortKey, SortOrder, StatusWord, list_query,
+};
 use super::per_user::PathUser;
 use super::task_json::{JsonBody as _, TASK_SIZE_HINT, WrittenJson};
 use super::task_objects::{
@@ -529,35 +531,35 @@ impl TasksApi {
         auth: BearerAuth,
         request: &Request,
         /// `true` or `false`; `completed`, `pending` and `all` are understood too. Wins over `status`.
-        completed: Query<Lenient>,
+        completed: Query<Lenient<Completion>>,
         /// `all`, `pending` (also `active`, `incomplete`, `todo`) or `completed` (also `done`, `complete`), any case.
-        status: Query<Lenient>,
+        status: Query<Lenient<StatusWord>>,
         /// `all`, or priorities to keep (any of; comma-separated or repeated): `low`, `medium`, `high`, `urgent`, `critical`, `none`, or 1 to 4.
-        priority: Query<Lenient>,
+        priority: Query<Option<String>>,
         /// Case-insensitive text to find in the title or the description.
-        search: Query<Lenient>,
+        search: Query<Option<String>>,
         /// Tags to keep (any of; comma-separated or repeated), case-insensitive.
-        tags: Query<Lenient>,
+        tags: Query<Option<String>>,
         /// Due on or before this date (the whole day) or date-time.
-        due_before: Query<Lenient>,
+        due_before: Query<Option<String>>,
         /// Due on or after this date or date-time.
-        due_after: Query<Lenient>,
+        due_after: Query<Option<String>>,
         /// `true`: pending tasks whose due date has passed.
-        overdue: Query<Lenient>,
+        overdue: Query<Lenient<Flag>>,
         /// `overdue`, `today`, `this_week` (Monday to Sunday) or `this_month`.
-        due_date_filter: Query<Lenient>,
+        due_date_filter: Query<Lenient<DueFilter>>,
         /// The time zone of `today`, `this_week`, `this_month` and plain dates, an IANA name such as `Europe/Paris`; default UTC.
-        tz: Query<Lenient>,
+        tz: Query<Option<String>>,
         /// `created_at` (default), `updated_at`, `title`, `due_date` (no due date last), `priority` (by rank) or `id`; a `-` prefix sorts descending.
-        sort: Query<Lenient>,
+        sort: Query<Lenient<SortKey>>,
         /// `asc` or `desc`. Default: `asc` for `title` and `due_date`, `desc` for the others.
-        order: Query<Lenient>,
+        order: Query<Lenient<SortOrder>>,
         /// Page size, 1 to 1000; default: every task (20 when `page` is given).
-        limit: Query<Lenient>,
+        limit: Query<Lenient<PageSize>>,
         /// Tasks to skip, 0 or more; default 0.
-        offset: Query<Lenient>,
+        offset: Query<Lenient<Offset>>,
         /// Page number from 1, of `limit` tasks; overrides `offset`.
-        page: Query<Lenient>,
+        page: Query<Lenient<PageNumber>>,
         /// An entity tag from an earlier answer (`ETag`): when it still matches, the answer is 304 with no body.
         #[oai(name = "If-None-Match")]
         if_none_match: Header<Option<String>>,

@@ -177,3 +177,60 @@ async fn the_published_request_examples_are_accepted_as_they_are() {
         completed.text().await.unwrap()
     );
 }
+
+/// The list's parameters as a client generated from the document types them: numbers, booleans and
+/// closed sets of words, each of which the service understands.
+#[tokio::test]
+async fn the_lists_parameters_are_published_with_their_types_and_every_published_word_is_understood() {
+    let app = spawn_app().await;
+    let spec: Value = app
+        .anonymous(Method::GET, "/openapi.json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for path in ["/api/tasks", "/api/{user_id}/tasks"] {
+        let parameters = spec["paths"][path]["get"]["parameters"].as_array().unwrap();
+        let schema = |name: &str| {
+            parameters
+                .iter()
+                .find(|parameter| parameter["name"] == name)
+                .unwrap_or_else(|| panic!("{path} publishes {name}"))["schema"]
+                .clone()
+        };
+        for name in ["limit", "offset", "page"] {
+            assert_eq!(schema(name)["type"], "integer", "{path} {name}");
+        }
+        assert_eq!(schema("limit")["maximum"], 1000.0);
+        for name in ["completed", "overdue"] {
+            assert_eq!(schema(name)["type"], "boolean", "{path} {name}");
+        }
+        for name in ["status", "sort", "order", "due_date_filter"] {
+            let words = schema(name)["enum"].as_array().cloned().unwrap_or_default();
+            assert!(!words.is_empty(), "{path} {name} is a closed set");
+            for word in words {
+                let word = word.as_str().unwrap();
+                // Each published word is understood: `-priority` and `priority` order differently.
+                let resp = app
+                    .as_user("alice", Method::GET, &format!("/api/tasks?{name}={word}"))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(resp.status(), StatusCode::OK, "{name}={word}");
+            }
+        }
+    }
+    // What a typed client sends for numbers and booleans is read as such.
+    for id in 0..3 {
+        app.create_titled("alice", &format!("t{id}")).await;
+    }
+    assert_eq!(app.titles("alice", "?limit=2&offset=0&sort=title").await, ["t0", "t1"]);
+    assert_eq!(app.titles("alice", "?limit=2&page=2&sort=title").await, ["t2"]);
+    assert_eq!(app.titles("alice", "?completed=true").await, Vec::<String>::new());
+    assert_eq!(
+        app.titles("alice", "?completed=false&sort=-title&limit=1").await,
+        ["t2"]
+    );
+}
