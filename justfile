@@ -33,6 +33,11 @@ migrate:
 token user email="":
     cargo run --quiet -- token --user-id {{user}} {{ if email != "" { "--email " + email } else { "" } }}
 
+# A client generated from openapi.yaml (openapi-typescript + openapi-fetch) type-checks the frontends' calls (needs Node.js)
+typed-client:
+    npm ci --prefix tests/typed-client --no-audit --no-fund
+    npm test --prefix tests/typed-client
+
 # Fuzz the running service against its own OpenAPI contract (schemathesis); back end: sqlite or postgres
 fuzz backend="sqlite" seconds="90":
     FUZZ_SECONDS={{seconds}} bash .ci/fuzz {{backend}}
