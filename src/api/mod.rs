@@ -8,6 +8,7 @@ mod json_body;
 mod json_response;
 mod list_params;
 mod per_user;
+mod query_values;
 mod root;
 mod stats;
 mod task_fields;

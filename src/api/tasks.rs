@@ -19,10 +19,11 @@ use super::conditional::{ListEtag, etag_of, none_match_hits, precondition};
 use super::idempotent::{CreatedTask, KeyedOutcome, KeyedRequest, KeyedWrite, run_once};
 use super::json_body::{JsonBody, OptionalJsonBody};
 use super::json_response::{JsonAnswer, JsonResponse};
-use super::list_params::{
-    Completion, DueFilter, Flag, Lenient, Offset, PageNumber, PageSize, SortKey, SortOrder, StatusWord, list_query,
-};
+use super::list_params::list_query;
 use super::per_user::PathUser;
+use super::query_values::{
+    Completion, DueFilter, Flag, Lenient, Offset, PageNumber, PageSize, SortKey, SortOrder, StatusWord,
+};
 use super::task_json::{JsonBody as _, TASK_SIZE_HINT, WrittenJson};
 use super::task_objects::{
     CompletionRequest, DeletedTask, NewTaskRequest, PreconditionFailedBody, StatusRequest, Task, TaskUpdateRequest,
