@@ -7,7 +7,7 @@ use std::path::Path;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{TestApp, spawn_app};
 
 const REGENERATE: &str = "cargo run --quiet -- spec > openapi.yaml   (or: just spec)";
 
@@ -89,17 +89,17 @@ fn documented_operations() -> BTreeMap<(String, String), (Vec<String>, String)> 
     operations
 }
 
+/// The document the app serves, as JSON.
+async fn served_document(app: &TestApp) -> Value {
+    let resp = app.anonymous(Method::GET, "/openapi.json").send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    resp.json().await.unwrap()
+}
+
 #[tokio::test]
 async fn specs_api_lists_exactly_the_served_operations_statuses_and_auth() {
     let app = spawn_app().await;
-    let spec: Value = app
-        .anonymous(Method::GET, "/openapi.json")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let spec = served_document(&app).await;
 
     let served = served_operations(&spec);
     let documented = documented_operations();
@@ -183,14 +183,7 @@ async fn the_published_request_examples_are_accepted_as_they_are() {
 #[tokio::test]
 async fn the_lists_parameters_are_published_with_their_types_and_every_published_word_is_understood() {
     let app = spawn_app().await;
-    let spec: Value = app
-        .anonymous(Method::GET, "/openapi.json")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let spec = served_document(&app).await;
     for path in ["/api/tasks", "/api/{user_id}/tasks"] {
         let parameters = spec["paths"][path]["get"]["parameters"].as_array().unwrap();
         let schema = |name: &str| {
