@@ -10,8 +10,8 @@
 //! The user still comes only from the token: the path's user id travels to the bearer check as a
 //! [`PathUser`], and a token of another user answers 403 `user_mismatch` before anything is read.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 use poem::endpoint::BoxEndpoint;
 use poem::http::Method;
@@ -56,10 +56,22 @@ fn as_documented(route: &str) -> String {
         .join("/")
 }
 
-/// `user_` before an operation id, made once per operation for the life of the process (the ids
-/// are `'static` in poem-openapi's metadata).
+/// `text` as a `'static` string (poem-openapi's metadata holds ids and summaries as such), made
+/// once per distinct text for the life of the process however often the metadata is read.
+fn interned(text: String) -> &'static str {
+    static INTERNED: LazyLock<Mutex<HashSet<&'static str>>> = LazyLock::new(Mutex::default);
+    let mut known = INTERNED.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(text) = known.get(text.as_str()) {
+        return text;
+    }
+    let text: &'static str = Box::leak(text.into_boxed_str());
+    known.insert(text);
+    text
+}
+
+/// `user_` before an operation id.
 fn per_user_operation_id(id: &str) -> &'static str {
-    Box::leak(format!("user_{id}").into_boxed_str())
+    interned(format!("user_{id}"))
 }
 
 impl<T: OpenApi> OpenApi for PerUserPaths<T> {
@@ -71,7 +83,7 @@ impl<T: OpenApi> OpenApi for PerUserPaths<T> {
                 operation.tags = vec![PER_USER_TAG];
                 operation.summary = operation
                     .summary
-                    .map(|summary| &*Box::leak(format!("{summary} (per-user path)").into_boxed_str()));
+                    .map(|summary| interned(format!("{summary} (per-user path)")));
                 operation.operation_id = operation.operation_id.map(per_user_operation_id);
                 operation.params.insert(0, user_id_param());
                 operation.responses.responses.push(user_mismatch_response());
@@ -173,6 +185,13 @@ fn user_mismatch_response() -> MetaResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metadata_read_again_makes_no_new_strings() {
+        let first = per_user_operation_id("list_tasks");
+        assert_eq!(first, "user_list_tasks");
+        assert!(std::ptr::eq(first, per_user_operation_id("list_tasks")));
+    }
 
     #[test]
     fn per_user_paths_put_the_user_after_api_in_both_path_styles() {
