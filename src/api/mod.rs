@@ -14,6 +14,7 @@ mod stats;
 mod task_fields;
 mod task_json;
 mod task_objects;
+mod task_responses;
 pub mod tasks;
 mod timestamp;
 
