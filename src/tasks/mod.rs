@@ -7,12 +7,13 @@ pub(crate) mod cells;
 pub(crate) mod details;
 pub mod entity;
 mod fixed_sql;
+mod list;
 mod queries;
 mod stats;
 
+pub(crate) use list::{DueWindow, ListOrder, SortField, TaskListQuery, list_tasks};
 pub(crate) use queries::{
-    ChangeOutcome, CompletionChange, DueWindow, ListOrder, NewTask, Precondition, RecurrenceSetting, SortField,
-    TaskChanges, TaskListQuery, create_task, delete_task, find_task, find_task_row, list_tasks, set_completion,
-    set_completion_within, update_task,
+    ChangeOutcome, CompletionChange, NewTask, Precondition, RecurrenceSetting, TaskChanges, create_task, delete_task,
+    find_task, find_task_row, set_completion, set_completion_within, update_task,
 };
 pub(crate) use stats::{CountWindows, TaskCounts, count_tasks};

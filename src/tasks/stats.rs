@@ -5,7 +5,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult,
 
 use super::details::PriorityRank;
 use super::entity::{Column, Entity as Tasks};
-use super::queries::{DueWindow, due_condition};
+use super::list::{DueWindow, due_condition};
 use crate::auth::AuthUser;
 
 /// The caller's tasks, counted.
