@@ -1,5 +1,5 @@
-//! Request-level limits: body size and header size, and the path normalisation that comes with
-//! them. The edge layer ([`crate::edge`]) applies them; the request timeout is applied there too.
+//! Request-level limits: body size, header size, at most one `Authorization` header, and the path
+//! normalisation that comes with them. The edge layer ([`crate::edge`]) applies them; the request timeout is applied there too.
 
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;

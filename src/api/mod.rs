@@ -29,7 +29,7 @@ use crate::drain::Drain;
 
 pub use health::HealthApi;
 pub(crate) use json_response::JsonResponse;
-pub use per_user::{PathUser, PerUserPaths};
+pub use per_user::PerUserPaths;
 pub use root::RootApi;
 pub use stats::TaskStatsApi;
 pub use tasks::TasksApi;

@@ -9,6 +9,7 @@
 //!
 //! The user still comes only from the token: the path's user id travels to the bearer check as a
 //! [`PathUser`], and a token of another user answers 403 `user_mismatch` before anything is read.
+//! A create's `Location` names the same path style, its user id encoded as one path segment.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
@@ -16,21 +17,33 @@ use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use poem::endpoint::BoxEndpoint;
 use poem::http::Method;
 use poem::{Endpoint, EndpointExt, Request, Response, Result};
+use poem_openapi::payload::Payload;
 use poem_openapi::registry::{
     MetaApi, MetaMediaType, MetaOperationParam, MetaParamIn, MetaResponse, MetaSchema, MetaSchemaRef, MetaTag, Registry,
 };
 use poem_openapi::{OpenApi, OperationId};
 
-use crate::error::ErrorBody;
+use crate::auth::PathUser;
+use crate::error::ErrorJson;
 
 /// The tag of the per-user operations in the document.
 pub const PER_USER_TAG: &str = "Tasks (per-user paths)";
 
-/// The `{user_id}` of the per-user path a request came by (percent-decoded, as the route table
-/// hands path parameters over). Read by the bearer check, which refuses any other user than the
-/// token's, and by a create, whose `Location` names the same path style.
-#[derive(Clone, Debug)]
-pub struct PathUser(pub Arc<str>);
+/// Every byte of a path segment that RFC 3986 does not leave unreserved.
+const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// `/api/{user_id}/tasks` with the id as one encoded segment: a `/`, `%`, space, non-ASCII or
+/// control character in it stays part of the id instead of naming another path.
+pub(super) fn user_tasks_path(user_id: &str) -> String {
+    format!(
+        "/api/{}/tasks",
+        percent_encoding::utf8_percent_encode(user_id, PATH_SEGMENT)
+    )
+}
 
 /// `T`'s operations under `/api/{user_id}/…` instead of `/api/…`.
 pub struct PerUserPaths<T>(pub T);
@@ -174,9 +187,10 @@ fn user_mismatch_response() -> MetaResponse {
         description: "`user_mismatch`: `{user_id}` is not the token's user; nothing was read or changed.",
         status: Some(403),
         status_range: None,
+        // Published as every error answer is: the error body's schema and content type.
         content: vec![MetaMediaType {
-            content_type: "application/json; charset=utf-8",
-            schema: MetaSchemaRef::Reference(<ErrorBody as poem_openapi::types::Type>::name().into_owned()),
+            content_type: <ErrorJson as Payload>::CONTENT_TYPE,
+            schema: <ErrorJson as Payload>::schema_ref(),
         }],
         headers: vec![],
     }
@@ -201,5 +215,13 @@ mod tests {
             "/api/:user_id/tasks/:id/complete"
         );
         assert_eq!(as_documented("/api/tasks/:id/toggle"), "/api/tasks/{id}/toggle");
+    }
+
+    #[test]
+    fn the_per_user_path_encodes_the_user_id_as_one_segment() {
+        assert_eq!(user_tasks_path("alice-1_b.c~"), "/api/alice-1_b.c~/tasks");
+        assert_eq!(user_tasks_path("al/ice"), "/api/al%2Fice/tasks");
+        assert_eq!(user_tasks_path("x%2Fy"), "/api/x%252Fy/tasks");
+        assert_eq!(user_tasks_path("a b\u{7}é"), "/api/a%20b%07%C3%A9/tasks");
     }
 }

@@ -19,7 +19,7 @@ use super::idempotent::{CreatedTask, KeyedOutcome, KeyedRequest, KeyedWrite, run
 use super::json_body::{JsonBody, OptionalJsonBody};
 use super::json_response::{JsonAnswer, JsonResponse};
 use super::list_params::list_query;
-use super::per_user::PathUser;
+use super::per_user::user_tasks_path;
 use super::query_values::{
     Completion, DueFilter, Flag, Lenient, Offset, PageNumber, PageSize, SortKey, SortOrder, StatusWord,
 };
@@ -30,7 +30,7 @@ use super::task_objects::{
 use super::task_responses::{
     CompletionResponse, CreateTaskResponse, DeleteTaskResponse, GetTaskResponse, ListTasksResponse, TaskChangeResponse,
 };
-use crate::auth::{AuthUser, BearerAuth};
+use crate::auth::{AuthUser, BearerAuth, PathUser};
 use crate::error::{ApiError, FromApiError, respond};
 use crate::tasks::details::Due;
 use crate::tasks::entity::TaskRow;
@@ -49,7 +49,8 @@ pub struct TasksApi {
     pub idempotency_ttl: Duration,
 }
 
-/// The operations both path styles share.
+/// The operations' work once their parameters are read: each `#[oai]` operation below hands its
+/// extracted values to one of these.
 struct TaskOperations<'a> {
     db: &'a Db,
     idempotency_ttl: Duration,
@@ -285,22 +286,6 @@ fn completion_change(body: Option<CompletionRequest>) -> CompletionChange {
 }
 
 const TASKS: &str = "/api/tasks";
-
-/// Every byte of a path segment that RFC 3986 does not leave unreserved.
-const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-
-/// `/api/{user_id}/tasks` with the id as one encoded segment: a `/`, `%`, space, non-ASCII or
-/// control character in it stays part of the id instead of naming another path.
-fn user_tasks_path(user_id: &str) -> String {
-    format!(
-        "/api/{}/tasks",
-        percent_encoding::utf8_percent_encode(user_id, PATH_SEGMENT)
-    )
-}
 
 impl TasksApi {
     fn operations(&self) -> TaskOperations<'_> {
@@ -587,18 +572,5 @@ impl TasksApi {
         if_match: Header<Option<String>>,
     ) -> DeleteTaskResponse {
         self.operations().delete(auth.user(), id.0, if_match.0.as_deref()).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::user_tasks_path;
-
-    #[test]
-    fn the_per_user_path_encodes_the_user_id_as_one_segment() {
-        assert_eq!(user_tasks_path("alice-1_b.c~"), "/api/alice-1_b.c~/tasks");
-        assert_eq!(user_tasks_path("al/ice"), "/api/al%2Fice/tasks");
-        assert_eq!(user_tasks_path("x%2Fy"), "/api/x%252Fy/tasks");
-        assert_eq!(user_tasks_path("a b\u{7}é"), "/api/a%20b%07%C3%A9/tasks");
     }
 }

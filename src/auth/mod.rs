@@ -27,7 +27,6 @@ use self::hmac::HmacVerifier;
 use self::jwks::JwksVerifier;
 pub use self::token_cache::CacheLookups;
 use self::token_cache::{VerifiedBy, VerifiedTokens};
-use crate::api::PathUser;
 use crate::config::AuthSettings;
 use crate::error::{ApiError, AuthRejection};
 use crate::request_context::RequestContext;
@@ -51,6 +50,12 @@ impl AuthUser {
         AuthUser { id: id.into() }
     }
 }
+
+/// The `{user_id}` of the per-user path a request came by (`/api/{user_id}/tasks…`,
+/// percent-decoded, as the route table hands path parameters over). The bearer check refuses any
+/// other user than the token's; the id is never used to look anything up.
+#[derive(Clone, Debug)]
+pub struct PathUser(pub Arc<str>);
 
 /// Why a token was not accepted.
 #[derive(Debug, PartialEq, Eq)]
