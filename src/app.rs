@@ -17,7 +17,7 @@ use crate::metrics::{Metrics, metrics_endpoint};
 
 /// The whole service: the API, `/docs` (Swagger UI), `/openapi.json`, `/openapi.yaml`, `/metrics`
 /// (unless `METRICS_ADDR` moves it to a listener of its own), behind the one layer every request
-/// goes through ([`Edge`]: request id, access log, metrics, CORS, limits, timeout, JSON errors,
+/// goes through (`edge::Edge`: request id, access log, metrics, CORS, limits, timeout, JSON errors,
 /// panics, security headers, draining).
 pub fn build_app(
     db: Db,

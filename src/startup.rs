@@ -128,7 +128,7 @@ impl Application {
     }
 
     /// Serves until `shutdown` resolves, then drains for `SHUTDOWN_DRAIN_SECONDS` (still serving,
-    /// see [`Drain`]), then stops accepting; in-flight requests get the shutdown grace to finish.
+    /// see `drain::Drain`), then stops accepting; in-flight requests get the shutdown grace to finish.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) {
         let address = self.address();
         let (drain, drain_for) = (self.drain.clone(), self.shutdown_drain);
